@@ -1,0 +1,80 @@
+"""`cohort-platform`: generate synthetic extracts, build the cohort headlessly, and more.
+
+Each command is a thin shell over a plain function, so everything here is also callable from Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from cohort_platform.config import Settings
+
+
+def _settings(home: str | None, raw_dir: str | None, cutoff: str | None) -> Settings:
+    env = dict(os.environ)
+    if home:
+        env["COHORT_HOME"] = home
+    if raw_dir:
+        env["COHORT_RAW_DIR"] = raw_dir
+    if cutoff:
+        env["COHORT_CUTOFF"] = cutoff
+    settings = Settings.from_env(env)
+    # the Dagster code location reads the same variables: keep them in step
+    os.environ.update({"COHORT_HOME": str(settings.home), "COHORT_RAW_DIR": str(settings.raw_dir),
+                       "COHORT_CUTOFF": settings.cutoff.isoformat()})
+    return settings
+
+
+@click.group(help=__doc__)
+def main() -> None:
+    pass
+
+
+@main.command(help="Write synthetic raw extracts to the contract, with ground truth kept outside the raw folder.")
+@click.option("--raw-dir", type=click.Path(file_okay=False), default=None, help="Raw root to write (default: $COHORT_RAW_DIR or data/raw).")
+@click.option("--truth-dir", type=click.Path(file_okay=False), default=None, help="Where ground truth goes (default: <home>/truth).")
+@click.option("--birth-years", default="2006-2010", show_default=True, help="e.g. 2006-2010")
+@click.option("--children-per-year", type=int, default=2000, show_default=True)
+@click.option("--seed", type=int, default=2006, show_default=True)
+@click.option("--cutoff", default=None, help="Data cut-off date (default: $COHORT_CUTOFF or 2025-03-31).")
+@click.option("--no-environment", is_flag=True, help="Skip the environmental grids and roads.")
+def synth(raw_dir, truth_dir, birth_years, children_per_year, seed, cutoff, no_environment) -> None:
+    from cohort_platform.orchestration.partitions import parse_birth_years
+    from cohort_platform.synth.generate import generate
+
+    settings = _settings(None, raw_dir, cutoff)
+    truth = Path(truth_dir) if truth_dir else settings.home / "truth"
+    summary = generate(settings.raw_dir, truth, parse_birth_years(birth_years), children_per_year, seed,
+                       settings.cutoff, environment=not no_environment)
+    click.echo(f"Synthetic extracts written to {settings.raw_dir}; ground truth to {truth}")
+    if dataclasses.is_dataclass(summary):
+        for key, value in dataclasses.asdict(summary).items():
+            click.echo(f"  {key}: {value}")
+
+
+@main.command(help="Materialise every asset and run every check; exit non-zero on a blocking failure.")
+@click.option("--raw-dir", type=click.Path(file_okay=False), default=None, help="Raw extract root (default: $COHORT_RAW_DIR or <home>/raw).")
+@click.option("--home", type=click.Path(file_okay=False), default=None, help="Platform home (default: $COHORT_HOME or data/).")
+@click.option("--birth-years", default=None, help="Birth-year partitions to build, e.g. 2006-2008 (default: every year delivered).")
+@click.option("--cutoff", default=None, help="Data cut-off date (default: $COHORT_CUTOFF or 2025-03-31).")
+def build(raw_dir, home, birth_years, cutoff) -> None:
+    from cohort_platform.orchestration.build import run_build
+    from cohort_platform.orchestration.partitions import parse_birth_years
+
+    settings = _settings(home, raw_dir, cutoff)
+    years = parse_birth_years(birth_years) if birth_years else None
+    started = dt.datetime.now()
+    summary = run_build(settings, years)
+    click.echo(summary.render())
+    click.echo(f"took {(dt.datetime.now() - started).total_seconds():.0f} s; warehouse: {settings.warehouse_path}")
+    sys.exit(0 if summary.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

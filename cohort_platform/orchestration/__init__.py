@@ -1,0 +1,1 @@
+"""How the assets are run: birth-year partitions, jobs, and the headless build."""
