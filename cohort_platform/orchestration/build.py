@@ -19,6 +19,8 @@ from cohort_platform.config import Settings
 from cohort_platform.orchestration.jobs import BIRTH_YEAR_JOB, SHARED_JOB
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Dagster's own event log is in the instance (and the UI); the terminal shows progress lines only.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def ensure_dagster_home(default: Path | None = None) -> Path:
@@ -106,7 +108,7 @@ def run_build(settings: Settings, birth_years: list[int] | None = None,
     defs = build_defs(settings)
     summary = BuildSummary()
     print(f"Building shared assets (raw extracts from {settings.raw_dir})", file=sys.stderr, flush=True)
-    shared = defs.resolve_job_def(SHARED_JOB).execute_in_process(instance=instance, raise_on_error=False)
+    shared = defs.resolve_job_def(SHARED_JOB).execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False)
     summary.absorb(shared, None)
 
     if BIRTH_YEAR_JOB in {j.name for j in defs.resolve_all_job_defs()}:
@@ -117,7 +119,7 @@ def run_build(settings: Settings, birth_years: list[int] | None = None,
             if year not in available:
                 raise ValueError(f"birth year {year} is not a partition (have {min(available)}-{max(available)})")
             print(f"Building birth year {year}", file=sys.stderr, flush=True)
-            summary.absorb(job.execute_in_process(instance=instance, partition_key=year, raise_on_error=False), year)
+            summary.absorb(job.execute_in_process(run_config=QUIET, instance=instance, partition_key=year, raise_on_error=False), year)
     return summary
 
 

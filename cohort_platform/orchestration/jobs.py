@@ -1,6 +1,5 @@
 """The jobs the headless build (and the schedules) run, with a hook that prints progress."""
 
-from __future__ import annotations
 
 import sys
 import time
@@ -24,12 +23,10 @@ def progress_failed(context: dg.HookContext) -> None:
 
 
 def _progress(context: dg.HookContext, status: str) -> None:
-    partition = context.run.tags.get("dagster/partition")
-    where = f" [{partition}]" if partition else ""
-    print(f"  {time.strftime('%H:%M:%S')} {status:6} {context.op.name}{where}", file=sys.stderr, flush=True)
+    print(f"  {time.strftime('%H:%M:%S')} {status:6} {context.op.name}", file=sys.stderr, flush=True)
 
 
-def build_jobs(partitioned_keys: list[dg.AssetKey]) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs(partitioned_keys: list[dg.AssetKey]) -> list:
     partitioned = dg.AssetSelection.assets(*partitioned_keys) if partitioned_keys else None
     everything = dg.AssetSelection.all()
     shared = everything - partitioned if partitioned is not None else everything

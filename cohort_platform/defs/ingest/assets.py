@@ -6,7 +6,6 @@ rejected row with file, line, field, value, rule and reason). The reconciliation
 asset because only ingestion knows how many rows were read.
 """
 
-from __future__ import annotations
 
 import json
 

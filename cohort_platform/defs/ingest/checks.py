@@ -8,7 +8,6 @@
 The reconciliation check (rows read = accepted + quarantined) runs inside the ingestion asset.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
