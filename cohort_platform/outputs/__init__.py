@@ -1,0 +1,1 @@
+"""What leaves the platform: approved project extracts and disclosure-checked aggregate outputs."""
