@@ -13,10 +13,12 @@ from cohort_platform.defs.environment.assets import ENVIRONMENT_ASSETS, ENVIRONM
 from cohort_platform.defs.environment.checks import ENVIRONMENT_CHECKS
 from cohort_platform.defs.ingest.assets import INGEST_ASSETS, RAW_SPECS
 from cohort_platform.defs.ingest.checks import INGEST_CHECKS
+from cohort_platform.defs.linkage.assets import LINKAGE_ASSETS
+from cohort_platform.defs.privacy.assets import PRIVACY_ASSETS
 from cohort_platform.defs.resources import resources_for
 from cohort_platform.orchestration.jobs import build_jobs
 
-ASSETS = [*RAW_SPECS, *ENVIRONMENT_RAW_SPECS, *INGEST_ASSETS, *ENVIRONMENT_ASSETS]
+ASSETS = [*RAW_SPECS, *ENVIRONMENT_RAW_SPECS, *INGEST_ASSETS, *ENVIRONMENT_ASSETS, *LINKAGE_ASSETS, *PRIVACY_ASSETS]
 CHECKS = [*INGEST_CHECKS, *ENVIRONMENT_CHECKS]
 
 

@@ -101,6 +101,8 @@ def run_build(settings: Settings, birth_years: list[int] | None = None,
     """Materialise the shared assets once, then each requested birth-year partition."""
     from cohort_platform.definitions import build_defs
 
+    if not settings.raw_dir.is_dir():
+        raise FileNotFoundError(f"raw extract root {settings.raw_dir} does not exist (set --raw-dir or COHORT_RAW_DIR)")
     settings.home.mkdir(parents=True, exist_ok=True)
     if instance is None:
         ensure_dagster_home()

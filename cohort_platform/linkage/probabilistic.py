@@ -1,0 +1,289 @@
+"""Fellegi-Sunter linkage with Splink 5 on DuckDB: train on one set of records, score another.
+
+`ModelSpec` declares a model (comparisons, prediction blocking rules, EM training blocks) in the terms
+of `comparisons.py`; `spec.restricted_to(columns)` drops whatever a dataset cannot support (KS2 and
+KS4 carry no names or postcode; census carries no NHS number), so one declaration serves every
+dataset. `fit_and_score` then:
+
+1. trains on `train_left` x `train_right` (by default the scored sets): u by random sampling
+   (`u_max_pairs`), m by expectation maximisation over each training block in turn with a bounded
+   number of pairs (`em_max_pairs`), so that every comparison is estimated from pairs not blocked on
+   it. Training on all candidate records, including those already linked deterministically, gives EM
+   its most informative pairs;
+2. scores `left` x `right` (the records still unlinked) with the trained model, keeping every blocked
+   pair above `weight_floor` (the below-threshold pairs feed the histogram, the recall estimate and
+   the ambiguity margin);
+3. re-estimates the prior (the chance that two random records match) for the scored set by
+   `calibrate_prior`: the share of scored records that have a match is the model's own posterior
+   expectation of it, iterated to a fixed point, so the match probabilities of the residual records
+   are not inflated by the easy, already linked ones.
+
+Splink only ever sees identifier columns and returns pairs of ids with weights and the comparison
+vector (gamma columns): no identifier leaves this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import duckdb
+import polars as pl
+from splink import DuckDBAPI, Linker, SettingsCreator
+
+from cohort_platform.linkage.comparisons import DOB_TRANSPOSED_IN_DISTRICT, Block, Field, block
+
+logging.getLogger("splink").setLevel(logging.ERROR)
+
+SIDE = "__side"
+LEFT, RIGHT = "a_left", "b_right"  # Splink orders sources by name: left stays left
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    fields: tuple[Field, ...]
+    blocking: tuple[Block, ...]
+    training: tuple[Block, ...]
+    u_max_pairs: float = 1e6
+    em_max_pairs: float = 3e5
+    weight_floor: float = -6.0
+    initial_prior: float = 1e-4
+    seed: int = 42
+
+    @property
+    def columns(self) -> set[str]:
+        return {c for f in self.fields for c in f.columns} | {c for b in self.blocking for c in b.columns}
+
+    def restricted_to(self, available: set[str]) -> "ModelSpec":
+        """The same model without the comparisons and blocks that need a column not in `available`."""
+        return replace(
+            self,
+            fields=tuple(f for f in self.fields if set(f.columns) <= available),
+            blocking=tuple(b for b in self.blocking if set(b.columns) <= available),
+            training=tuple(b for b in self.training if set(b.columns) <= available),
+        )
+
+
+PERSON_MODEL = ModelSpec(
+    name="person",
+    fields=(
+        Field("nhs_number", "identifier", any_column="nhs_number_any"),
+        Field("forename", "name"),
+        Field("surname", "name"),
+        Field("dob", "date"),
+        Field("sex", "sex"),
+        Field("postcode", "postcode", district_column="postcode_district"),
+    ),
+    blocking=(
+        block("nhs_number"),
+        block("substr(nhs_number_any, 1, 5)", name="nhs_first5", needs=("nhs_number_any",)),
+        block("substr(nhs_number_any, 6, 5)", name="nhs_last5", needs=("nhs_number_any",)),
+        block("dob", "postcode_district"),
+        DOB_TRANSPOSED_IN_DISTRICT,
+        block("postcode"),
+        block("forename", "surname"),
+        block("dob", "forename"),
+        block("dob", "surname"),
+        block("dob", "sex", "substr(forename, 1, 1)", "substr(surname, 1, 1)", name="dob+sex+initials",
+              needs=("dob", "sex", "forename", "surname")),
+    ),
+    training=(
+        block("nhs_number"),
+        block("forename", "surname"),
+        block("dob", "postcode"),
+        block("dob", "sex"),
+    ),
+)
+"""A child's record against the births spine. Never blocks on date of birth alone."""
+
+
+@dataclass
+class Scored:
+    """Scored candidate pairs and the model that scored them."""
+
+    pairs: pl.DataFrame  # left_id, right_id, match_weight, match_probability, bayes_factor_log2, gamma_*
+    model: dict[str, Any] = field(default_factory=dict)  # trained Splink settings (JSON-ready)
+    prior: float = float("nan")  # calibrated chance that two random scored records match
+    match_share: float = float("nan")  # estimated share of scored right records that have a match
+    spec: ModelSpec | None = None
+    n_left: int = 0
+    n_right: int = 0
+
+    @staticmethod
+    def empty(spec: ModelSpec | None = None) -> "Scored":
+        return Scored(pairs=pl.DataFrame(schema=PAIR_SCHEMA), spec=spec)
+
+
+PAIR_SCHEMA = {
+    "left_id": pl.String(), "right_id": pl.String(), "match_weight": pl.Float64(),
+    "match_probability": pl.Float64(), "bayes_factor_log2": pl.Float64(),
+}
+
+
+def columns_with_data(*frames: pl.DataFrame) -> set[str]:
+    """Columns that hold at least one value in every frame (a comparison needs both sides)."""
+    sets = [{c for c in f.columns if f.height and f[c].null_count() < f.height} for f in frames]
+    return set.intersection(*sets) if sets else set()
+
+
+def _register(api: DuckDBAPI, frame: pl.DataFrame, side: str, columns: list[str], tag: str):
+    table = frame.select(["record_id", *columns]).with_columns(pl.lit(side).alias(SIDE))
+    return api.register(table.to_arrow(), table_name=f"__lk_{tag}_{side}")
+
+
+def _settings(spec: ModelSpec, prior: float) -> SettingsCreator:
+    return SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="record_id",
+        source_dataset_column_name=SIDE,
+        comparisons=[f.to_splink() for f in spec.fields],
+        blocking_rules_to_generate_predictions=[b.to_splink() for b in spec.blocking],
+        probability_two_random_records_match=prior,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def _train(linker: Linker, spec: ModelSpec) -> list[str]:
+    """u by sampling, then m by EM on the training blocks in turn until every comparison has been
+    estimated from pairs not blocked on it; returns the blocks that trained."""
+    linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_max_pairs, seed=spec.seed)
+    trained = []
+    unestimated = {f.column for f in spec.fields}
+    for b in spec.training:
+        estimates = {f.column for f in spec.fields if not set(f.columns) & set(b.columns)}
+        if not estimates & unestimated:
+            continue
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                b.to_splink(), max_pairs=spec.em_max_pairs, record_sample_proportion=0.1
+            )
+            trained.append(b.name)
+            unestimated -= estimates
+        except Exception as exc:  # noqa: BLE001 - a block with no pairs or one level only: skip it
+            logging.getLogger(__name__).info("EM on %s skipped: %s", b.name, exc)
+    return trained
+
+
+def fit_and_score(
+    con: duckdb.DuckDBPyConnection,
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    spec: ModelSpec = PERSON_MODEL,
+    *,
+    train_left: pl.DataFrame | None = None,
+    train_right: pl.DataFrame | None = None,
+    model: dict[str, Any] | None = None,
+    calibrate: bool = False,
+) -> Scored:
+    """Train (unless `model` is given) and score; see the module docstring.
+
+    `left` and `right` need `record_id` (unique within each) and the spec's columns; columns that are
+    empty on either side are left out of the model. With `calibrate`, the prior is re-estimated for
+    the scored records as if each left record were a different person (`calibrate_prior`); callers whose
+    left side holds several rows per person calibrate per person themselves.
+    """
+    train_left = left if train_left is None else train_left
+    train_right = right if train_right is None else train_right
+    if left.is_empty() or right.is_empty():
+        return Scored.empty(spec)
+    spec = spec.restricted_to(columns_with_data(train_left, train_right) & columns_with_data(left, right))
+    if not spec.fields or not spec.blocking:
+        return Scored.empty(spec)
+    columns = sorted(spec.columns)
+    tag = uuid.uuid4().hex[:8]
+    con.execute("SET enable_progress_bar = false")
+    api = DuckDBAPI(con)
+    trained_blocks: list[str] = []
+    if model is None:
+        tables = [_register(api, train_left, LEFT, columns, f"{tag}_train"),
+                  _register(api, train_right, RIGHT, columns, f"{tag}_train")]
+        trainer = Linker(tables, _settings(spec, spec.initial_prior), log_level=None)
+        trained_blocks = _train(trainer, spec)
+        model = trainer.misc.save_model_to_json()
+        trainer.table_management.delete_tables_created_by_splink_from_db()
+        for t in tables:
+            t.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+    api = DuckDBAPI(con)  # a fresh cache: the trainer's intermediate tables are gone
+    tables = [_register(api, left, LEFT, columns, f"{tag}_score"), _register(api, right, RIGHT, columns, f"{tag}_score")]
+    scoring_model = {k: v for k, v in model.items() if k not in ("linker_uid", "trained_blocks")}
+    scorer = Linker(tables, scoring_model, log_level=None)
+    predictions = scorer.inference.predict(threshold_match_weight=spec.weight_floor)
+    raw = con.sql(f"select * from {predictions.physical_name}").pl()
+    scorer.table_management.delete_tables_created_by_splink_from_db()
+    for t in tables:
+        t.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+    model = dict(model)
+    model["trained_blocks"] = trained_blocks or model.get("trained_blocks", [])
+    pairs = _oriented(raw)
+    prior0 = float(model.get("probability_two_random_records_match", spec.initial_prior))
+    pairs = pairs.with_columns(
+        (pl.col("match_weight") - _log2_odds(prior0)).alias("bayes_factor_log2")
+    )
+    prior, share = calibrate_prior(pairs, n_left=left.height, n_right=right.height) if calibrate else (prior0, float("nan"))
+    if calibrate and not pairs.is_empty():
+        pairs = with_prior(pairs, prior)
+    return Scored(pairs=pairs, model=model, prior=prior, match_share=share, spec=spec,
+                  n_left=left.height, n_right=right.height)
+
+
+def _oriented(raw: pl.DataFrame) -> pl.DataFrame:
+    """Splink's pairs as left_id / right_id whichever way round Splink put them."""
+    gammas = [c for c in raw.columns if c.startswith("gamma_")]
+    flipped = pl.col(f"{SIDE}_l") != LEFT
+    return raw.select(
+        pl.when(flipped).then(pl.col("record_id_r")).otherwise(pl.col("record_id_l")).cast(pl.String).alias("left_id"),
+        pl.when(flipped).then(pl.col("record_id_l")).otherwise(pl.col("record_id_r")).cast(pl.String).alias("right_id"),
+        pl.col("match_weight").cast(pl.Float64),
+        pl.col("match_probability").cast(pl.Float64),
+        *[pl.col(g) for g in gammas],
+    )
+
+
+def _log2_odds(p: float) -> float:
+    return math.log2(p / (1 - p))
+
+
+def with_prior(pairs: pl.DataFrame, prior: float) -> pl.DataFrame:
+    """Match weight and probability of each pair under another prior (the Bayes factor is kept)."""
+    weight = pl.col("bayes_factor_log2") + _log2_odds(prior)
+    return pairs.with_columns(
+        weight.alias("match_weight"),
+        (1 / (1 + (-weight * math.log(2)).exp())).alias("match_probability"),
+    )
+
+
+def calibrate_prior(pairs: pl.DataFrame, n_left: int, n_right: int, iterations: int = 100,
+                    record: str = "right_id") -> tuple[float, float]:
+    """The prior at which the model's expected share of matched right records equals the share it
+    assumes.
+
+    Each right record has at most one true match among its candidates; under prior lambda its
+    candidate i has odds o_i = BF_i * c with c = lambda / (1 - lambda), and the chance it has some
+    match is S c / (1 + S c) with S = sum(BF_i). The share s of right records with a match implies
+    lambda = s / n_left. Alternating the two converges in a few rounds (S is computed once).
+    Returns (lambda, s).
+
+    `record` names the column that identifies a scored record; pairs should hold one row per record
+    and candidate person (n_left persons).
+    """
+    if pairs.is_empty() or n_left == 0 or n_right == 0:
+        return 1.0 / max(n_left, 1), 0.0
+    per_record = pairs.group_by(record).agg(
+        (pl.col("bayes_factor_log2").clip(-60, 60) * math.log(2)).exp().sum().alias("s")
+    )["s"].to_numpy()
+    share = 0.5
+    for _ in range(iterations):
+        prior = min(max(share, 1e-6), 0.999) / n_left
+        odds = per_record * (prior / (1 - prior))
+        new_share = float((odds / (1 + odds)).sum()) / n_right
+        if abs(new_share - share) < 1e-7:
+            share = new_share
+            break
+        share = new_share
+    prior = min(max(share, 1e-6), 0.999) / n_left
+    return prior, share

@@ -1,0 +1,49 @@
+"""The births spine: duplicate registrations folded, twins kept apart, partitions by birth year."""
+
+import polars as pl
+
+from cohort_platform.linkage.spine import candidate_records, connected_components, deduplicate_births, spine_for_year
+from cohort_platform_tests.linkage.factories import d, ids
+
+TWIN_A = dict(record_id="b1", nhs_number="4000000001", forename="AMY", surname="KHAN", dob=d("2010-03-04"), sex="2",
+              postcode="TS1 1AB")
+TWIN_B = dict(record_id="b2", nhs_number="4000000002", forename="ZOE", surname="KHAN", dob=d("2010-03-04"), sex="2",
+              postcode="TS1 1AB")
+
+
+def test_a_duplicate_registration_with_the_same_nhs_number_is_the_same_person():
+    births = ids("births", [TWIN_A, {**TWIN_A, "record_id": "b9", "forename": None}])
+    spine = deduplicate_births(births)
+    assert spine["person_id"].to_list() == ["b1", "b1"]
+    assert spine.filter(pl.col("record_id") == "b9")["duplicate_rule"].item() == "same_nhs_number"
+    assert spine.filter(pl.col("is_kept"))["record_id"].to_list() == ["b1"]
+
+
+def test_a_duplicate_without_nhs_number_is_found_by_name_dob_sex_and_postcode():
+    births = ids("births", [TWIN_A, {**TWIN_A, "record_id": "b0", "nhs_number": None, "nhs_number_any": None}])
+    spine = deduplicate_births(births)
+    assert set(spine["person_id"]) == {"b0"}  # the smallest record_id names the person
+
+
+def test_twins_are_two_people():
+    spine = deduplicate_births(ids("births", [TWIN_A, TWIN_B]))
+    assert sorted(spine["person_id"]) == ["b1", "b2"]
+
+
+def test_duplicates_chain_transitively():
+    labels = connected_components(pl.Series(["a", "b", "c", "d"]), pl.DataFrame({"a": ["a", "c"], "b": ["b", "b"]}))
+    assert dict(zip(labels["node"], labels["label"])) == {"a": "a", "b": "a", "c": "a", "d": "d"}
+
+
+def test_candidate_records_reach_one_day_beyond_the_year():
+    rows = ids("hes_apc", [{"record_id": str(i), "dob": d(x)} for i, x in
+                           enumerate(["2009-12-30", "2009-12-31", "2010-06-01", "2011-01-01", "2011-01-02"])])
+    assert candidate_records(rows, 2010)["record_id"].to_list() == ["1", "2", "3"]
+
+
+def test_spine_for_year_takes_every_registration_of_the_years_persons():
+    births = ids("births", [TWIN_A, {**TWIN_A, "record_id": "b9", "dob": d("2009-12-31")},
+                            {**TWIN_B, "dob": d("2011-02-02")}])
+    spine = deduplicate_births(births)
+    assert sorted(spine_for_year(spine, 2010)["record_id"]) == ["b1", "b9"]
+    assert spine_for_year(spine, 2009).is_empty()
