@@ -44,6 +44,7 @@ class BuildSummary:
     checks_failed: list[tuple[str, str]] = field(default_factory=list)  # (check, severity)
     failed_steps: list[str] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)
+    skipped_partitions: bool = False
 
     @property
     def blocking_failures(self) -> list[str]:
@@ -91,6 +92,8 @@ class BuildSummary:
             lines.append(f"check failed ({severity}): {name}")
         for step in self.failed_steps:
             lines.append(f"asset failed: {step}")
+        if self.skipped_partitions:
+            lines.append("birth-year partitions not built: an upstream asset failed")
         lines.append("")
         lines.append("BUILD OK" if self.ok else "BUILD FAILED")
         return "\n".join(lines)
@@ -113,7 +116,10 @@ def run_build(settings: Settings, birth_years: list[int] | None = None,
     shared = defs.resolve_job_def(SHARED_JOB).execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False)
     summary.absorb(shared, None)
 
-    if BIRTH_YEAR_JOB in {j.name for j in defs.resolve_all_job_defs()}:
+    if summary.failed_steps:
+        print("Skipping birth-year partitions: shared assets failed (see below)", file=sys.stderr, flush=True)
+        summary.skipped_partitions = True
+    elif BIRTH_YEAR_JOB in {j.name for j in defs.resolve_all_job_defs()}:
         job = defs.resolve_job_def(BIRTH_YEAR_JOB)
         available = set(job.partitions_def.get_partition_keys())
         years = [str(y) for y in (birth_years or delivered_birth_years(settings))]

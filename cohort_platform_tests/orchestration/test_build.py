@@ -34,6 +34,14 @@ def test_the_build_succeeds_and_reports_rows_and_quarantine(built):
     assert "BUILD OK" in summary.render()
 
 
+def test_the_delivered_birth_year_is_linked_and_filtered(built):
+    _, summary = built
+    assert summary.rows["secure/link_map[2010]"] > 0
+    assert "secure/cohort_link_map[2010]" in summary.rows
+    assert "secure/link_map[2010]:link_map_complete" in summary.checks_passed
+    assert "secure/cohort_link_map[2010]:no_opted_out_person" in summary.checks_passed
+
+
 def test_every_blocking_check_ran_and_passed(built):
     _, summary = built
     passed = set(summary.checks_passed)
@@ -71,3 +79,4 @@ def test_a_whole_file_fault_fails_that_asset_only_and_names_the_file(tmp_path):
     assert len(summary.failed_steps) == 1
     assert "ingest_hes_apc" in summary.failed_steps[0] and "hes_apc/hes_apc_2010.csv" in summary.failed_steps[0]
     assert summary.rows["clean/births"] == 4  # the other datasets still build
+    assert summary.skipped_partitions  # nothing is linked on an incomplete delivery
