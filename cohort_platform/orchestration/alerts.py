@@ -336,12 +336,19 @@ def build_notifiers(
     logger: logging.Logger | Any | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> list[AlertNotifier]:
-    """The log and `<home>/alerts.jsonl` always; the webhook and e-mail when configured."""
+    """The log and `<home>/alerts.jsonl` always; the webhook and e-mail when configured. A channel
+    whose setting is malformed is left out with an error in the log: the others still alert."""
     notifiers: list[AlertNotifier] = [LogNotifier(logger), JsonlNotifier(Path(home) / ALERTS_FILE)]
-    if webhook_url:
-        notifiers.append(WebhookNotifier(webhook_url, timeout=timeout))
-    if smtp:
-        notifiers.append(SmtpNotifier(smtp))
+    for variable, value, make in (
+        (WEBHOOK_ENV, webhook_url, lambda v: WebhookNotifier(v, timeout=timeout)),
+        (SMTP_ENV, smtp, SmtpNotifier),
+    ):
+        if not value:
+            continue
+        try:
+            notifiers.append(make(value))
+        except ValueError as exc:
+            (logger or _LOG).error(f"alert channel from {variable} left out: {exc}")
     return notifiers
 
 

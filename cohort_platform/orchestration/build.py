@@ -135,9 +135,11 @@ def delivered_birth_years(settings: Settings) -> list[int]:
     """The birth years present in the ingested births: the default partitions to build."""
     import duckdb
 
+    from cohort_platform.defs.resources import open_warehouse
+
     if not settings.warehouse_path.exists():
         return []
-    con = duckdb.connect(str(settings.warehouse_path))
+    con = open_warehouse(settings.warehouse_path)
     try:
         rows = con.execute("select distinct year(dob) from clean.births where dob is not null order by 1").fetchall()
     except duckdb.CatalogException:
