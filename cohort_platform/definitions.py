@@ -14,12 +14,16 @@ from cohort_platform.defs.environment.checks import ENVIRONMENT_CHECKS
 from cohort_platform.defs.ingest.assets import INGEST_ASSETS, RAW_SPECS
 from cohort_platform.defs.ingest.checks import INGEST_CHECKS
 from cohort_platform.defs.linkage.assets import LINKAGE_ASSETS
+from cohort_platform.defs.operations import build_schedules, build_sensors, operations_resources
 from cohort_platform.defs.privacy.assets import PRIVACY_ASSETS
+from cohort_platform.defs.research.assets import CONTENT_ASSETS, RESEARCH_ASSETS
+from cohort_platform.defs.research.checks import RESEARCH_CHECKS, identifier_values
 from cohort_platform.defs.resources import resources_for
 from cohort_platform.orchestration.jobs import build_jobs
 
-ASSETS = [*RAW_SPECS, *ENVIRONMENT_RAW_SPECS, *INGEST_ASSETS, *ENVIRONMENT_ASSETS, *LINKAGE_ASSETS, *PRIVACY_ASSETS]
-CHECKS = [*INGEST_CHECKS, *ENVIRONMENT_CHECKS]
+ASSETS = [*RAW_SPECS, *ENVIRONMENT_RAW_SPECS, *INGEST_ASSETS, *ENVIRONMENT_ASSETS, *LINKAGE_ASSETS, *PRIVACY_ASSETS,
+          *CONTENT_ASSETS, identifier_values, *RESEARCH_ASSETS]
+CHECKS = [*INGEST_CHECKS, *ENVIRONMENT_CHECKS, *RESEARCH_CHECKS]
 
 
 def partitioned_keys(assets: list) -> list[dg.AssetKey]:
@@ -33,11 +37,14 @@ def partitioned_keys(assets: list) -> list[dg.AssetKey]:
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
+    jobs = build_jobs(partitioned_keys(ASSETS))  # one list: the sensors and schedules hold these jobs
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=build_jobs(partitioned_keys(ASSETS)),
-        resources=resources_for(settings),
+        jobs=jobs,
+        sensors=build_sensors(jobs),
+        schedules=build_schedules(jobs),
+        resources={**resources_for(settings), **operations_resources(settings)},
         # DuckDB takes one writing process per file: steps of a run share this process.
         executor=dg.in_process_executor,
     )

@@ -37,6 +37,20 @@ class CohortSettings(dg.ConfigurableResource):
         return Settings(home=Path(self.home), raw_dir=Path(self.raw_dir), cutoff=dt.date.fromisoformat(self.cutoff))
 
 
+# The same settings dagster-duckdb opens the file with: DuckDB shares one database instance per file
+# within a process and refuses a second connection with another configuration.
+DUCKDB_CONFIG = {"custom_user_agent": "dagster"}
+
+
+def open_warehouse(database: str | Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to the warehouse, retried while another process holds the lock."""
+    from dagster._utils.backoff import backoff
+
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return backoff(fn=duckdb.connect, retry_on=(RuntimeError, duckdb.IOException),
+                   kwargs={"database": str(database), "read_only": False, "config": DUCKDB_CONFIG}, max_retries=10)
+
+
 class Warehouse(dg.ConfigurableResource):
     """Direct SQL access to the warehouse, for checks and set-based steps that should not load tables
     into memory. DuckDB shares one database instance per file within a process, so this and the I/O
@@ -46,8 +60,7 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self):
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.database)
+        con = open_warehouse(self.database)
         try:
             yield con
         finally:

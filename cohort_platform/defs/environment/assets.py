@@ -13,7 +13,7 @@ import polars as pl
 
 from cohort_platform.contract.datasets import GRIDS, ROADS_FILE, ROADS_FOLDER, Grid
 from cohort_platform.defs.ingest.assets import clean_key
-from cohort_platform.defs.resources import CohortSettings
+from cohort_platform.defs.resources import CohortSettings, open_warehouse
 from cohort_platform.ingest.environment import (
     EnvironmentFault,
     discover,
@@ -105,7 +105,7 @@ def _land_points(cfg) -> pl.DataFrame | None:
 
     if not cfg.warehouse_path.exists():
         return None
-    con = duckdb.connect(str(cfg.warehouse_path))
+    con = open_warehouse(cfg.warehouse_path)
     try:
         return con.execute("select easting, northing from clean.postcodes").pl()
     except duckdb.CatalogException:

@@ -1,0 +1,54 @@
+"""The blocking leak scan of every research table: no identifier pattern (valid NHS numbers, UPNs,
+postcodes, dates of birth) and no value held in the secure zone (names, NHS numbers, UPNs, postcodes,
+record ids, providers' person ids) may appear in a research-ready table."""
+
+import dagster as dg
+import polars as pl
+
+from cohort_platform.contract.datasets import PERSON_DATASETS
+from cohort_platform.defs.ingest.assets import clean_key
+from cohort_platform.defs.research.assets import OWNERS, RESEARCH_TABLE_NAMES, research_key
+from cohort_platform.defs.resources import Warehouse
+from cohort_platform.privacy.leak_scan import compact_secure_sets, scan_frame, secure_identifier_sets
+
+IDENTIFIER_VALUES = dg.AssetKey(["secure", "identifier_values"])
+SCANNED = tuple(n for n in PERSON_DATASETS)
+
+
+@dg.asset(
+    key=IDENTIFIER_VALUES,
+    ins={name: dg.AssetIn(key=clean_key(name)) for name in SCANNED},
+    group_name="privacy", kinds={"duckdb"}, owners=OWNERS,
+    description="Every identifier value held in the secure zone (set, value): what the leak scan looks for in research tables.",
+)
+def identifier_values(**clean: pl.DataFrame) -> pl.DataFrame:
+    sets = secure_identifier_sets(clean)
+    parts = [values.cast(pl.String).drop_nulls().unique().to_frame("value").with_columns(pl.lit(name).alias("set"))
+             for name, values in sets.items()]
+    return pl.concat(parts).select("set", "value") if parts else pl.DataFrame(schema={"set": pl.String, "value": pl.String})
+
+
+def build_leak_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=research_key(table), name="no_identifiers", blocking=True, additional_deps=[IDENTIFIER_VALUES],
+        description="No identifier pattern and no secure-zone identifier value appears in the table.",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        partition = context.run.tags.get("dagster/partition")
+        where = f" where birth_year = {int(partition)}" if partition else ""
+        with warehouse.connect() as con:
+            frame = con.execute(f"select * from research.{table}{where}").pl()
+            values = con.execute("select set, value from secure.identifier_values").pl()
+        sets = compact_secure_sets({s: part["value"] for (s,), part in values.group_by("set")})
+        findings = scan_frame(table, frame.drop("birth_year", strict=False), secure_sets=sets)
+        return dg.AssetCheckResult(
+            passed=not findings, severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(f"{f.column}: {f.count} rows match {f.rule}" for f in findings) or None,
+            metadata={"rows_scanned": frame.height, "findings": dg.MetadataValue.json(
+                [{"column": f.column, "rule": f.rule, "rows": f.count} for f in findings])},
+        )
+
+    return _check
+
+
+RESEARCH_CHECKS = [build_leak_check(t) for t in RESEARCH_TABLE_NAMES]
