@@ -76,5 +76,61 @@ def build(raw_dir, home, birth_years, cutoff) -> None:
     sys.exit(0 if summary.ok else 1)
 
 
+@main.command(help="Write an approved project's extract: only its tables, columns and birth years, with a project-specific pseudonym.")
+@click.argument("project_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="New or empty folder to write to.")
+@click.option("--home", type=click.Path(file_okay=False), default=None, help="Platform home (default: $COHORT_HOME or data/).")
+def extract(project_file, out_dir, home) -> None:
+    from cohort_platform.cohort.columns import research_columns
+    from cohort_platform.outputs.extracts import ProjectError, load_project, write_extract
+    from cohort_platform.privacy.pseudonyms import default_key_file, load_pseudonym_key
+
+    settings = _settings(home, None, None)
+    try:
+        project = load_project(Path(project_file), research_columns())
+        rows = write_extract(project, settings.home / "research_ready", Path(out_dir),
+                             load_pseudonym_key(default_key_file(settings.home), create=False))
+    except ProjectError as error:
+        raise click.ClickException(str(error)) from error
+    for table, n in rows.items():
+        click.echo(f"  {table}: {n:,} rows")
+    click.echo(f"Extract for project {project.name!r} written to {out_dir}")
+
+
+@main.command(name="data-dictionary", help="Render the research tables' data dictionary (declared in code) to Markdown.")
+@click.option("--out", default="docs/data_dictionary.md", show_default=True, type=click.Path(dir_okay=False))
+def data_dictionary(out) -> None:
+    from cohort_platform.cohort.columns import render_data_dictionary
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(render_data_dictionary())
+    click.echo(f"Data dictionary written to {out}")
+
+
+@main.command(name="leak-scan", help="Scan everything under <home>/research_ready/ and the warehouse's research schema for identifiers.")
+@click.option("--home", type=click.Path(file_okay=False), default=None)
+def leak_scan(home) -> None:
+    import duckdb
+
+    from cohort_platform.contract.datasets import PERSON_DATASETS
+    from cohort_platform.privacy.leak_scan import scan_parquet_dir, scan_tables, secure_identifier_sets
+
+    settings = _settings(home, None, None)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        clean = {n: con.execute(f"select * from clean.{n}").pl() for n in PERSON_DATASETS}
+        research = {t: con.execute(f"select * exclude (birth_year) from research.{t}").pl() for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'research'").fetchall()}
+    finally:
+        con.close()
+    sets = secure_identifier_sets(clean)
+    findings = scan_parquet_dir(settings.home / "research_ready", secure_sets=sets) + scan_tables(research, secure_sets=sets)
+    for f in findings:
+        click.echo(f"  LEAK {f.table}.{f.column}: {f.count} rows match {f.rule}")
+    click.echo(f"{len(research)} research tables and {settings.home / 'research_ready'} scanned: "
+               + ("no identifier found" if not findings else f"{len(findings)} finding(s)"))
+    sys.exit(1 if findings else 0)
+
+
 if __name__ == "__main__":
     main()

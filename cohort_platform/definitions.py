@@ -15,6 +15,7 @@ from cohort_platform.defs.ingest.assets import INGEST_ASSETS, RAW_SPECS
 from cohort_platform.defs.ingest.checks import INGEST_CHECKS
 from cohort_platform.defs.linkage.assets import LINKAGE_ASSETS
 from cohort_platform.defs.operations import build_schedules, build_sensors, operations_resources
+from cohort_platform.defs.outputs.assets import OUTPUT_ASSETS
 from cohort_platform.defs.privacy.assets import PRIVACY_ASSETS
 from cohort_platform.defs.research.assets import CONTENT_ASSETS, RESEARCH_ASSETS
 from cohort_platform.defs.research.checks import RESEARCH_CHECKS, identifier_values
@@ -22,7 +23,7 @@ from cohort_platform.defs.resources import resources_for
 from cohort_platform.orchestration.jobs import build_jobs
 
 ASSETS = [*RAW_SPECS, *ENVIRONMENT_RAW_SPECS, *INGEST_ASSETS, *ENVIRONMENT_ASSETS, *LINKAGE_ASSETS, *PRIVACY_ASSETS,
-          *CONTENT_ASSETS, identifier_values, *RESEARCH_ASSETS]
+          *CONTENT_ASSETS, identifier_values, *RESEARCH_ASSETS, *OUTPUT_ASSETS]
 CHECKS = [*INGEST_CHECKS, *ENVIRONMENT_CHECKS, *RESEARCH_CHECKS]
 
 
