@@ -11,6 +11,7 @@ import dagster as dg
 from cohort_platform.config import Settings
 from cohort_platform.defs.environment.assets import ENVIRONMENT_ASSETS, ENVIRONMENT_RAW_SPECS
 from cohort_platform.defs.environment.checks import ENVIRONMENT_CHECKS
+from cohort_platform.defs.exposures.assets import EXPOSURE_ASSETS
 from cohort_platform.defs.ingest.assets import INGEST_ASSETS, RAW_SPECS
 from cohort_platform.defs.ingest.checks import INGEST_CHECKS
 from cohort_platform.defs.linkage.assets import LINKAGE_ASSETS
@@ -23,7 +24,8 @@ from cohort_platform.defs.resources import resources_for
 from cohort_platform.orchestration.jobs import build_jobs
 
 ASSETS = [*RAW_SPECS, *ENVIRONMENT_RAW_SPECS, *INGEST_ASSETS, *ENVIRONMENT_ASSETS, *LINKAGE_ASSETS, *PRIVACY_ASSETS,
-          *CONTENT_ASSETS, identifier_values, *RESEARCH_ASSETS, *OUTPUT_ASSETS]
+          *CONTENT_ASSETS, identifier_values, *RESEARCH_ASSETS, *OUTPUT_ASSETS,
+          *EXPOSURE_ASSETS]
 CHECKS = [*INGEST_CHECKS, *ENVIRONMENT_CHECKS, *RESEARCH_CHECKS]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from cohort_platform.config import Settings
-from cohort_platform.orchestration.jobs import BIRTH_YEAR_JOB, SHARED_JOB
+from cohort_platform.orchestration.jobs import BIRTH_YEAR_JOB, OUTPUTS_JOB, SHARED_JOB
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Dagster's own event log is in the instance (and the UI); the terminal shows progress lines only.
@@ -128,6 +128,12 @@ def run_build(settings: Settings, birth_years: list[int] | None = None,
                 raise ValueError(f"birth year {year} is not a partition (have {min(available)}-{max(available)})")
             print(f"Building birth year {year}", file=sys.stderr, flush=True)
             summary.absorb(job.execute_in_process(run_config=QUIET, instance=instance, partition_key=year, raise_on_error=False), year)
+        if summary.failed_steps:
+            print("Skipping outputs: a birth year failed (see below)", file=sys.stderr, flush=True)
+        else:
+            print("Building outputs across birth years", file=sys.stderr, flush=True)
+            summary.absorb(defs.resolve_job_def(OUTPUTS_JOB).execute_in_process(
+                run_config=QUIET, instance=instance, raise_on_error=False), None)
     return summary
 
 

@@ -10,6 +10,7 @@ from cohort_platform.orchestration.partitions import BIRTH_YEAR
 
 SHARED_JOB = "build_shared_assets"
 BIRTH_YEAR_JOB = "build_birth_year"
+OUTPUTS_JOB = "build_cohort_outputs"
 
 
 @dg.success_hook(name="progress_ok")
@@ -27,16 +28,25 @@ def _progress(context: dg.HookContext, status: str) -> None:
 
 
 def build_jobs(partitioned_keys: list[dg.AssetKey]) -> list:
-    partitioned = dg.AssetSelection.assets(*partitioned_keys) if partitioned_keys else None
+    """Three jobs, run in this order by the headless build: the shared (unpartitioned) assets, each
+    birth year, then the unpartitioned outputs that read every birth year."""
     everything = dg.AssetSelection.all()
-    shared = everything - partitioned if partitioned is not None else everything
-    jobs = [dg.define_asset_job(
-        SHARED_JOB, selection=shared, hooks={progress_ok, progress_failed},
-        description="Ingestion, reference and environment assets: everything not split by birth year.",
-    )]
-    if partitioned is not None:
-        jobs.append(dg.define_asset_job(
+    if not partitioned_keys:
+        return [dg.define_asset_job(SHARED_JOB, selection=everything, hooks={progress_ok, progress_failed},
+                                    description="Every asset.")]
+    partitioned = dg.AssetSelection.assets(*partitioned_keys)
+    after = partitioned.downstream() - partitioned
+    return [
+        dg.define_asset_job(
+            SHARED_JOB, selection=everything - partitioned - after, hooks={progress_ok, progress_failed},
+            description="Ingestion, reference, environment and identifier separation: everything not split by birth year.",
+        ),
+        dg.define_asset_job(
             BIRTH_YEAR_JOB, selection=partitioned, partitions_def=BIRTH_YEAR, hooks={progress_ok, progress_failed},
-            description="Every person-level asset of one birth year, from the spine to the research tables.",
-        ))
-    return jobs
+            description="Every person-level asset of one birth year, from the link map to the research tables.",
+        ),
+        dg.define_asset_job(
+            OUTPUTS_JOB, selection=after, hooks={progress_ok, progress_failed},
+            description="Aggregate outputs across every birth year, released through disclosure control.",
+        ),
+    ]

@@ -63,7 +63,7 @@ def build_grid_asset(grid: Grid) -> dg.AssetsDefinition:
         group_name="clean",
         kinds={"netcdf", "xarray", "duckdb"},
         owners=["team:data-engineering"],
-        description=f"{grid.description} Catalogue of validated years; normalised grids under <home>/environment/{grid.name}/.",
+        description=f"{grid.description} Catalogue of validated years; normalised grids under <home>/environment/{grid.folder}/.",
     )
     def _grid(context: dg.AssetExecutionContext, settings: CohortSettings) -> dg.Output[pl.DataFrame]:
         cfg = settings.settings
@@ -71,7 +71,7 @@ def build_grid_asset(grid: Grid) -> dg.AssetsDefinition:
         stray = [str(p.relative_to(cfg.raw_dir)) for p in unrecognised_files(cfg.raw_dir)
                  if p.parent.name == grid.folder and p.name.startswith(grid.prefix)]
         land = _land_points(cfg)
-        out_dir = cfg.environment_dir / grid.name
+        out_dir = cfg.environment_dir / grid.folder  # the contract's layout, so readers of raw files read these too
         rows = []
         for path in files:
             try:
@@ -136,6 +136,8 @@ def major_roads(context: dg.AssetExecutionContext, settings: CohortSettings) -> 
         raise _fail(fault) from fault
     cfg.environment_dir.mkdir(parents=True, exist_ok=True)
     roads.to_parquet(cfg.environment_dir / "major_roads.parquet")
+    (cfg.environment_dir / ROADS_FOLDER).mkdir(parents=True, exist_ok=True)
+    roads.to_file(cfg.environment_dir / ROADS_FOLDER / ROADS_FILE, layer="roads", driver="GPKG")
     table = pl.DataFrame({
         "road_class": roads["road_class"].astype(str).tolist(),
         "road_number": roads["road_number"].astype(str).tolist(),

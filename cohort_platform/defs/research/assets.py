@@ -94,5 +94,5 @@ def build_research_asset(table: str) -> dg.AssetsDefinition:
 
 
 CONTENT_ASSETS = [build_content_asset(n) for n in CONTENT_DATASETS]
-RESEARCH_TABLE_NAMES = tuple(t for t in RESEARCH_TABLES if not t.startswith("exposures_"))
+RESEARCH_TABLE_NAMES = tuple(RESEARCH_TABLES)
 RESEARCH_ASSETS = [build_research_asset(t) for t in RESEARCH_TABLE_NAMES]
