@@ -16,10 +16,10 @@ def as_yes_no(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.with_columns(pl.when(pl.col(column)).then(pl.lit(YES)).otherwise(pl.lit(NO)).alias(column))
 
 
-def released_rates(result: DisclosureResult, keys: list[str]) -> pl.DataFrame:
-    """keys..., numerator (yes), denominator (All), rate_percent: only from what the check released.
-    The margins row ('All') is England."""
-    if not result.released or result.table is None:
+def released_rates(result: DisclosureResult | None, keys: list[str]) -> pl.DataFrame:
+    """keys..., numerator (yes), denominator (All), rate_percent: only from what the check released
+    (nothing when there was no check or it failed). The margins row ('All') is England."""
+    if result is None or not result.released or result.table is None:
         return pl.DataFrame(schema={**{k: pl.String for k in keys}, "numerator": pl.Int64,
                                     "denominator": pl.Int64, "rate_percent": pl.Float64})
     table = result.table

@@ -4,17 +4,23 @@ counts the way a trusted research environment's output checkers do (acro: thresh
 dominance; secondary suppression; rounding to 5), and stores only what may be released. A table
 that fails outright is not released and its check says which cells broke which rule."""
 
+from collections.abc import Callable
+
 import dagster as dg
 import polars as pl
 
 from cohort_platform.defs.research.assets import research_key
 from cohort_platform.defs.resources import CohortSettings, Warehouse
 from cohort_platform.outputs import pathfinder as pf
-from cohort_platform.outputs.disclosure import DisclosureResult, check_frequency_table
+from cohort_platform.outputs.disclosure import check_frequency_table
 from cohort_platform.outputs.release import NO, TOTAL, YES, as_yes_no, chartable, released_rates
 
 OWNERS = ["team:analysis"]
 INPUT_TABLES = ("children", "care_episodes", "mental_health_referrals")
+SDC_SPEC = ("Released only if it passes statistical disclosure control (acro: threshold 10, zeros, dominance; "
+            "secondary suppression; counts rounded to 5).")
+# records(research tables, settings) -> one row per contributor with the keys and a Boolean outcome
+Records = Callable[[dict[str, pl.DataFrame], CohortSettings], pl.DataFrame]
 
 
 def _research(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
@@ -24,83 +30,49 @@ def _research(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
         return {t: con.execute(f"select * from research.{t}").pl() if t in present else pl.DataFrame() for t in INPUT_TABLES}
 
 
-def _check_result(key: dg.AssetKey, result: DisclosureResult) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        asset_key=key, check_name="disclosure_control", passed=result.released,
-        severity=dg.AssetCheckSeverity.ERROR, description=result.describe(),
-        metadata={"cells_by_rule": dg.MetadataValue.json(result.rule_counts),
-                  "cells": dg.MetadataValue.json(result.findings_frame().head(100).to_dicts())},
+def build_release_asset(name: str, description: str, keys: list[str], outcome: str, records: Records,
+                        title: str) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["outputs", name])
+
+    @dg.asset(
+        key=key, deps=[research_key(t) for t in INPUT_TABLES], group_name="outputs", kinds={"acro", "duckdb"},
+        owners=OWNERS, description=f"{description} {SDC_SPEC}",
+        check_specs=[dg.AssetCheckSpec("disclosure_control", asset=key, blocking=True,
+                                       description="The counts pass disclosure control; failing cells and rules are listed.")],
     )
+    def _release(warehouse: Warehouse, settings: CohortSettings):
+        tables = _research(warehouse)
+        rows = pl.DataFrame() if any(t.is_empty() for t in tables.values()) else as_yes_no(records(tables, settings), outcome)
+        if rows.is_empty():
+            yield dg.Output(released_rates(None, keys), metadata={"contributors_checked": 0})
+            yield dg.AssetCheckResult(asset_key=key, check_name="disclosure_control", passed=True, description="nothing to release")
+            return
+        result = check_frequency_table(rows, keys, outcome, name=name, suppress=True, levels={outcome: [NO, YES]})
+        released = released_rates(result, keys)
+        meta: dict[str, object] = {"contributors_checked": rows.height}
+        drawable = chartable(released.filter(pl.col("year") != TOTAL) if "year" in keys else released)
+        if drawable.height:
+            meta["chart"] = dg.MetadataValue.md(_png_md(pf.chart_png(drawable, title=title)))
+        yield dg.Output(released, metadata=meta)
+        yield dg.AssetCheckResult(
+            asset_key=key, check_name="disclosure_control", passed=result.released,
+            severity=dg.AssetCheckSeverity.ERROR, description=result.describe(),
+            metadata={"cells_by_rule": dg.MetadataValue.json(result.rule_counts),
+                      "cells": dg.MetadataValue.json(result.findings_frame().head(100).to_dicts())},
+        )
+
+    return _release
 
 
-def _years(settings: CohortSettings) -> list[int]:
-    cfg = settings.settings
-    return list(range(2006, cfg.cutoff.year))  # whole calendar years before the cut-off
+def _lac_records(t: dict[str, pl.DataFrame], settings: CohortSettings) -> pl.DataFrame:
+    years = list(range(2006, settings.settings.cutoff.year))  # whole calendar years before the cut-off
+    return pf.lac_mental_health_records(t["children"], t["care_episodes"], t["mental_health_referrals"], years=years)
 
 
-LAC_MH = dg.AssetKey(["outputs", "looked_after_mental_health"])
-CARE_TO_REFERRAL = dg.AssetKey(["outputs", "care_to_first_referral"])
-SDC_SPEC = "Released only if it passes statistical disclosure control (acro: threshold 10, zeros, dominance; secondary suppression; counts rounded to 5)."
-
-
-@dg.asset(
-    key=LAC_MH, deps=[research_key(t) for t in INPUT_TABLES], group_name="outputs", kinds={"acro", "duckdb"}, owners=OWNERS,
-    description="Looked-after children in contact with mental health services, per local authority and year, with England. " + SDC_SPEC,
-    check_specs=[dg.AssetCheckSpec("disclosure_control", asset=LAC_MH, blocking=True,
-                                   description="The counts pass disclosure control; failing cells and rules are listed.")],
-)
-def looked_after_mental_health(warehouse: Warehouse, settings: CohortSettings):
-    t = _research(warehouse)
-    if any(frame.is_empty() for frame in t.values()):
-        records = pl.DataFrame(schema={"la_code": pl.String, "year": pl.Int32, "mh_contact": pl.String})
-    else:
-        records = as_yes_no(pf.lac_mental_health_records(t["children"], t["care_episodes"], t["mental_health_referrals"],
-                                                         years=_years(settings)), "mh_contact")
-    result = check_frequency_table(records, ["la_code", "year"], "mh_contact", name="looked_after_mental_health",
-                                   suppress=True, levels={"mh_contact": [NO, YES]}) if records.height else None
-    released = released_rates(result, ["la_code", "year"]) if result else released_rates_empty()
-    meta = {"child_years_checked": records.height}
-    if released.height:
-        chart = pf.chart_png(chartable(released.filter(pl.col("year") != TOTAL)), title="Looked-after children in contact with mental health services (%)")
-        meta["chart"] = dg.MetadataValue.md(_png_md(chart))
-    yield dg.Output(released, metadata=meta)
-    if result:
-        yield _check_result(LAC_MH, result)
-    else:
-        yield dg.AssetCheckResult(asset_key=LAC_MH, check_name="disclosure_control", passed=True, description="nothing to release")
-
-
-@dg.asset(
-    key=CARE_TO_REFERRAL, deps=[research_key(t) for t in INPUT_TABLES], group_name="outputs", kinds={"acro", "duckdb"}, owners=OWNERS,
-    description="Children entering care referred to mental health services within 24 months, per local authority, with England. " + SDC_SPEC,
-    check_specs=[dg.AssetCheckSpec("disclosure_control", asset=CARE_TO_REFERRAL, blocking=True,
-                                   description="The counts pass disclosure control; failing cells and rules are listed.")],
-)
-def care_to_first_referral(warehouse: Warehouse, settings: CohortSettings):
-    t = _research(warehouse)
+def _care_records(t: dict[str, pl.DataFrame], settings: CohortSettings) -> pl.DataFrame:
     cutoff = settings.settings.cutoff
-    if any(frame.is_empty() for frame in t.values()):
-        records = pl.DataFrame(schema={"la_code": pl.String, "referred_within": pl.String})
-    else:
-        records = as_yes_no(pf.care_to_first_referral_records(
-            t["children"], t["care_episodes"], t["mental_health_referrals"], last_year_month=(cutoff.year, cutoff.month)),
-            "referred_within")
-    result = check_frequency_table(records, ["la_code"], "referred_within", name="care_to_first_referral",
-                                   suppress=True, levels={"referred_within": [NO, YES]}) if records.height else None
-    released = released_rates(result, ["la_code"]) if result else released_rates_empty(["la_code"])
-    meta = {"children_checked": records.height}
-    if released.height:
-        meta["chart"] = dg.MetadataValue.md(_png_md(pf.chart_png(chartable(released), title="Referred within 24 months of entering care (%)")))
-    yield dg.Output(released, metadata=meta)
-    if result:
-        yield _check_result(CARE_TO_REFERRAL, result)
-    else:
-        yield dg.AssetCheckResult(asset_key=CARE_TO_REFERRAL, check_name="disclosure_control", passed=True, description="nothing to release")
-
-
-def released_rates_empty(keys: list[str] | None = None) -> pl.DataFrame:
-    keys = keys or ["la_code", "year"]
-    return pl.DataFrame(schema={**{k: pl.String for k in keys}, "numerator": pl.Int64, "denominator": pl.Int64, "rate_percent": pl.Float64})
+    return pf.care_to_first_referral_records(t["children"], t["care_episodes"], t["mental_health_referrals"],
+                                             last_year_month=(cutoff.year, cutoff.month))
 
 
 def _png_md(png: bytes) -> str:
@@ -109,4 +81,13 @@ def _png_md(png: bytes) -> str:
     return png_markdown(png, "chart")
 
 
-OUTPUT_ASSETS = [looked_after_mental_health, care_to_first_referral]
+OUTPUT_ASSETS = [
+    build_release_asset(
+        "looked_after_mental_health",
+        "Looked-after children in contact with mental health services, per local authority and year, with England.",
+        ["la_code", "year"], "mh_contact", _lac_records, "Looked-after children in contact with mental health services (%)"),
+    build_release_asset(
+        "care_to_first_referral",
+        "Children entering care referred to mental health services within 24 months, per local authority, with England.",
+        ["la_code"], "referred_within", _care_records, "Referred within 24 months of entering care (%)"),
+]
