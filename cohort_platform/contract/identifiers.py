@@ -16,7 +16,7 @@ _NHS_WEIGHTS = tuple(range(10, 1, -1))
 
 def nhs_check_digit(first_nine: str) -> int | None:
     """The check digit for nine digits, or None where no valid check digit exists (remainder 10)."""
-    if len(first_nine) != 9 or not first_nine.isdigit():
+    if len(first_nine) != 9 or not (first_nine.isascii() and first_nine.isdigit()):
         raise ValueError(f"need nine digits, got {first_nine!r}")
     total = sum(int(d) * w for d, w in zip(first_nine, _NHS_WEIGHTS))
     check = 11 - total % 11
@@ -38,7 +38,7 @@ def canonical_nhs_number(raw: str | None) -> str | None:
 def nhs_number_is_valid(raw: str | None) -> bool:
     """True for a 10-digit NHS number whose Modulus 11 check digit agrees."""
     value = canonical_nhs_number(raw)
-    if value is None or len(value) != 10 or not value.isdigit():
+    if value is None or len(value) != 10 or not (value.isascii() and value.isdigit()):
         return False
     return nhs_check_digit(value[:9]) == int(value[9])
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
 from cohort_platform.contract import identifiers
@@ -24,6 +25,8 @@ WHITESPACE = r"[\s\x1c-\x1f]"
 _NHS_WEIGHTS = tuple(range(10, 1, -1))
 _UPN_CANONICAL_SHAPE = r"^[A-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]$"
 _UPN_VALUES = {str(d): d for d in range(10)} | {c: i for i, c in enumerate(identifiers.UPN_ALPHABET)}
+_UPN_LETTER_INDEX = {c: i for i, c in enumerate(identifiers.UPN_ALPHABET)}
+_NHS_SEPARATORS = r"[\s\x1c-\x1f\-]"  # Python's `\s` is Rust's plus \x1c-\x1f
 
 
 def _null_if_empty(expr: pl.Expr) -> pl.Expr:
@@ -73,7 +76,19 @@ _UPPER_PRINTABLE = r"[!-`{-~]"
 
 def canonical_nhs_number(expr: pl.Expr) -> pl.Expr:
     """Spaces and hyphens removed ("943 476 5919" -> "9434765919"); null when nothing is left."""
-    return _null_if_empty(expr.str.replace_all(r"[\s\x1c-\x1f\-]", ""))
+    return expr.map_batches(_canonical_nhs_number, return_dtype=pl.String, is_elementwise=True)
+
+
+def _canonical_nhs_number(series: pl.Series) -> pl.Series:
+    # most values hold nothing to remove: finding those is three times cheaper than rewriting all
+    todo = series.str.contains(_NHS_SEPARATORS).fill_null(False) | (series.str.len_bytes() == 0).fill_null(False)
+    if not bool(todo.any()):
+        return series
+    indices = todo.arg_true()
+    done = series.gather(indices).to_frame("v").select(_null_if_empty(pl.col("v").str.replace_all(_NHS_SEPARATORS, "")))
+    result = series.clone()
+    result.scatter(indices, done.to_series())
+    return result
 
 
 def nhs_number_is_valid(canonical: pl.Expr) -> pl.Expr:
@@ -82,17 +97,24 @@ def nhs_number_is_valid(canonical: pl.Expr) -> pl.Expr:
 
 
 def _nhs_number_is_valid(series: pl.Series) -> pl.Series:
-    # step by step in named columns: as one nested expression polars re-evaluated the shared parts
-    number = pl.col("number")
-    digit = [(number // 10 ** (9 - i)) % 10 for i in range(10)]
-    check = 11 - sum(d * w for d, w in zip(digit, _NHS_WEIGHTS)) % 11
-    return (
-        series.to_frame("v").lazy()
-        .with_columns(number=pl.when(pl.col("v").str.contains(r"^[0-9]{10}$")).then(pl.col("v").cast(pl.Int64, strict=False)))
-        .with_columns(check=pl.when(check == 11).then(0).when(check < 10).then(check), last=digit[9])
-        .select(pl.when(pl.col("v").is_not_null()).then((pl.col("check") == pl.col("last")).fill_null(False)))
-        .collect().to_series().alias(series.name)
-    )
+    # digit arithmetic in numpy: a tenth of the cost of the same arithmetic as polars expressions
+    shape = series.str.contains(r"^[0-9]{10}$").fill_null(False).to_numpy()
+    rest = series.cast(pl.Int64, strict=False).fill_null(0).to_numpy().copy()
+    last = rest % 10
+    total = np.zeros(len(rest), dtype=np.int64)
+    for weight in range(2, 11):  # the ninth digit has weight 2, the first weight 10
+        rest //= 10
+        total += (rest % 10) * weight
+    check = 11 - total % 11
+    check[check == 11] = 0  # a check of 10 matches no digit: no valid number has that body
+    return _with_nulls_of(series, shape & (check == last))
+
+
+def _with_nulls_of(series: pl.Series, values: np.ndarray) -> pl.Series:
+    out = pl.Series(series.name, values, dtype=pl.Boolean)
+    if series.null_count():
+        out = pl.select(pl.when(series.is_null()).then(None).otherwise(out)).to_series().alias(series.name)
+    return out
 
 
 # --- UPN
@@ -113,21 +135,15 @@ def upn_is_valid(canonical: pl.Expr) -> pl.Expr:
 
 
 def _upn_is_valid(series: pl.Series) -> pl.Series:
-    eleven = pl.col("eleven")
-    digits = [(eleven // 10 ** (10 - i)) % 10 for i in range(11)]
-    total = sum(d * w for d, w in zip([*digits, pl.col("last")], range(2, 14)))
-    letters = dict(enumerate(identifiers.UPN_ALPHABET))
-    v = pl.col("v")
-    return (
-        series.to_frame("v").lazy()
-        .with_columns(
-            eleven=pl.when(v.str.contains(_UPN_CANONICAL_SHAPE)).then(v.str.slice(1, 11).cast(pl.Int64, strict=False)),
-            last=v.str.slice(12, 1).replace_strict(_UPN_VALUES, default=None, return_dtype=pl.Int64),
-        )
-        .with_columns(letter=(total % 23).replace_strict(letters, default=None, return_dtype=pl.String))
-        .select(pl.when(v.is_not_null()).then((pl.col("letter") == v.str.slice(0, 1)).fill_null(False)))
-        .collect().to_series().alias(series.name)
-    )
+    shape = series.str.contains(_UPN_CANONICAL_SHAPE).fill_null(False).to_numpy()
+    rest = series.str.slice(1, 11).cast(pl.Int64, strict=False).fill_null(0).to_numpy().copy()
+    last = series.str.slice(12, 1).replace_strict(_UPN_VALUES, default=0, return_dtype=pl.Int64).fill_null(0).to_numpy()
+    letter = series.str.slice(0, 1).replace_strict(_UPN_LETTER_INDEX, default=-1, return_dtype=pl.Int64).fill_null(-1).to_numpy()
+    total = last * 13
+    for weight in range(12, 1, -1):  # the twelfth character has weight 13, the second weight 2
+        total += (rest % 10) * weight
+        rest //= 10
+    return _with_nulls_of(series, shape & (total % 23 == letter))
 
 
 # --- Postcode

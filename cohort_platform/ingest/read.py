@@ -21,7 +21,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,7 @@ MALFORMED_ROW = "malformed_row"
 # to be a stray quote: its first line is quarantined alone and reading resumes on the next line.
 MAX_LINES_PER_RECORD = 20
 SNAPSHOT_DATASETS = ("opt_outs",)
+READ_THREADS = min(4, os.cpu_count() or 1)  # files read at once
 # Whitespace beyond ASCII, as Rust's `char::is_whitespace` (and so polars' `str.strip_chars`) has it
 _UNICODE_WHITESPACE = tuple(
     chr(c).encode() for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
@@ -116,37 +119,36 @@ def dataset_files(raw_root: Path, dataset: Dataset) -> list[Path]:
 
 
 def read_dataset(raw_root: Path, dataset: Dataset) -> RawDelivery:
-    """Read every delivery file of a dataset; a FileFault in any file propagates."""
+    """Read every delivery file of a dataset; a FileFault in any file propagates (the first by name).
+
+    Files are read two or more at a time: numpy's and polars' work release the GIL, so one file's
+    single-threaded scan overlaps another's parse.
+    """
     raw_root = Path(raw_root)
-    files: list[str] = []
-    parts: list[pl.DataFrame] = []
-    malformed: list[pl.DataFrame] = [empty_quarantine()]
-    extras: dict[str, list[str]] = {}
-    rows_read = 0
-    blank = 0
-    for path in dataset_files(raw_root, dataset):
-        relative = path.relative_to(raw_root).as_posix()
-        snapshot = snapshot_date(relative, path.name) if dataset.name in SNAPSHOT_DATASETS else None
-        read = read_file(path, relative, dataset)
-        rows = read.rows
-        if dataset.name in SNAPSHOT_DATASETS:
-            rows = rows.with_columns(pl.lit(snapshot, dtype=pl.Date).alias("snapshot_date"))
-        files.append(relative)
-        parts.append(rows.select(list(raw_schema(dataset))))
-        malformed.append(read.malformed)
-        if read.extra_columns:
-            extras[relative] = read.extra_columns
-        rows_read += read.rows_read
-        blank += read.blank_lines
-    rows = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=raw_schema(dataset))
+    paths = dataset_files(raw_root, dataset)
+    relatives = [path.relative_to(raw_root).as_posix() for path in paths]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(paths), READ_THREADS))) as pool:
+        futures = [pool.submit(_read_delivery_file, path, relative, dataset) for path, relative in zip(paths, relatives)]
+        reads = [future.result() for future in futures]
+    schema = raw_schema(dataset)
+    parts = [read.rows[list(schema)] for read in reads]  # not `select`: see read_fast_lines
     return RawDelivery(
-        rows=rows,
-        malformed=pl.concat(malformed, how="vertical"),
-        files=files,
-        extra_columns=extras,
-        rows_read=rows_read,
-        blank_lines=blank,
+        rows=pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=schema),
+        malformed=pl.concat([empty_quarantine(), *(read.malformed for read in reads)], how="vertical"),
+        files=relatives,
+        extra_columns={rel: read.extra_columns for rel, read in zip(relatives, reads) if read.extra_columns},
+        rows_read=sum(read.rows_read for read in reads),
+        blank_lines=sum(read.blank_lines for read in reads),
     )
+
+
+def _read_delivery_file(path: Path, relative: str, dataset: Dataset) -> _FileRead:
+    snapshot = snapshot_date(relative, path.name) if dataset.name in SNAPSHOT_DATASETS else None
+    read = read_file(path, relative, dataset)
+    if snapshot is None:
+        return read
+    rows = read.rows.with_columns(pl.lit(snapshot, dtype=pl.Date).alias("snapshot_date"))
+    return _FileRead(rows, read.malformed, read.extra_columns, read.rows_read, read.blank_lines)
 
 
 def snapshot_date(relative: str, name: str) -> dt.date:
@@ -163,12 +165,13 @@ def snapshot_date(relative: str, name: str) -> dt.date:
 def read_file(path: Path, relative: str, dataset: Dataset) -> _FileRead:
     """One delivery file: whole-file checks, then its records with their physical line numbers."""
     data = Path(path).read_bytes()
-    offset = check_utf8(data, relative)
+    is_ascii = data.isascii()  # ten times faster than decoding, and the usual case
+    offset = check_utf8(data, relative, is_ascii)
     if _NOT_A_LINE_END.search(data, offset) is None:
         raise FileFault(relative, "empty file")
     if not data.endswith(b"\n"):
         raise FileFault(relative, f"truncated last line (no line end after byte {len(data)})")
-    lines = Lines.of(data, offset)
+    lines = Lines.of(data, offset, is_ascii)
     header = parse_header(lines.text(0), relative)
     check_header(header, dataset, relative)
     extra = [name for name in header if name not in set(dataset.column_names)]
@@ -177,10 +180,10 @@ def read_file(path: Path, relative: str, dataset: Dataset) -> _FileRead:
     return read_records(lines, header, dataset, relative, extra)
 
 
-def check_utf8(data: bytes, relative: str) -> int:
+def check_utf8(data: bytes, relative: str, is_ascii: bool) -> int:
     """Where the text starts (after a BOM); a FileFault naming the byte and line where UTF-8 breaks."""
     start = len(BOM) if data.startswith(BOM) else 0
-    if data.isascii():  # ten times faster than decoding, and the usual case
+    if is_ascii:
         return start
     try:
         data[start:].decode("utf-8")
@@ -202,15 +205,16 @@ class Lines:
     start: np.ndarray  # offset of each line's first byte
     end: np.ndarray  # offset just past its content, before `\r\n` or `\n`
     newline: np.ndarray  # offset of its `\n`
+    ascii: bool  # the whole file is ASCII
 
     @classmethod
-    def of(cls, data: bytes, offset: int) -> "Lines":
+    def of(cls, data: bytes, offset: int, is_ascii: bool) -> "Lines":
         array = np.frombuffer(data, dtype=np.uint8)
         newline = np.flatnonzero(array == ord("\n"))
         newline = newline[newline >= offset]
         start = np.concatenate([[offset], newline[:-1] + 1]).astype(np.int64)
         has_cr = (newline > start) & (array[np.maximum(newline - 1, 0)] == ord("\r"))
-        return cls(data, array, start, newline - has_cr, newline)
+        return cls(data, array, start, newline - has_cr, newline, is_ascii)
 
     def __len__(self) -> int:
         return len(self.start)
@@ -237,9 +241,12 @@ class Lines:
         body = int(self.start[1]) if len(self) > 1 else len(self.data)
         if any(self.data.find(b, body) != -1 for b in (b"\t", b"\x0b", b"\x0c")):
             return True
-        if self.data.count(b"\r", body) != int((self.end[1:] < self.newline[1:]).sum()):
+        line_end_crs = int((self.end[1:] < self.newline[1:]).sum())
+        if line_end_crs == 0 and self.data.find(b"\r", body) != -1:
             return True
-        if not self.data.isascii() and any(self.data.find(w, body) != -1 for w in _UNICODE_WHITESPACE):
+        if line_end_crs and self.data.count(b"\r", body) != line_end_crs:
+            return True
+        if not self.ascii and any(self.data.find(w, body) != -1 for w in _UNICODE_WHITESPACE):
             return True
         spaces = np.flatnonzero(self.bytes_[body:] == ord(" ")) + body
         if len(spaces) == 0:
@@ -323,7 +330,7 @@ def read_records(lines: Lines, header: list[str], dataset: Dataset, relative: st
     commas = lines.count(",")
     right_count = commas == n_fields - 1
     fast = read_fast_lines(lines, remaining & ((~has_quote & right_count) | _mask(len(lines), simple)), header)
-    fast = fast.select(*dataset.column_names, "source_line")
+    fast = fast[[*dataset.column_names, "source_line"]]
     if lines.may_pad_values():
         fast = fast.with_columns(clean_values(dataset.column_names))
     elif len(simple):  # a quoted empty value ("") is read as an empty string
@@ -368,18 +375,31 @@ def _mask(length: int, indices) -> np.ndarray:
 
 
 def read_fast_lines(lines: Lines, keep: np.ndarray, header: list[str]) -> pl.DataFrame:
-    """Lines known to hold one record of the header's number of fields, parsed by polars."""
-    source_line = pl.Series("source_line", np.flatnonzero(keep) + 1, dtype=pl.Int64)
+    """Lines known to hold one record of the header's number of fields, parsed by polars.
+
+    polars reads a file into many chunks. A column added as one chunk (a Series) would make the
+    next eager `select` copy every column into one chunk, a third of the cost of reading; so the
+    line numbers are derived from polars' own row index where possible, and the callers pick
+    columns by indexing, not `select`.
+    """
     schema = {name: pl.String() for name in header}
-    if len(source_line) == 0:
-        return pl.DataFrame(schema=schema).with_columns(source_line)
+    kept = np.flatnonzero(keep)
+    if len(kept) == 0:
+        return pl.DataFrame(schema=schema).with_columns(pl.Series("source_line", [], dtype=pl.Int64))
+    every_line_after_a_plain_header = len(kept) == len(lines) - 1 and '"' not in lines.text(0)
     frame = pl.read_csv(  # unquoted empty values are read as null
-        lines.joined(keep), has_header=False, schema=schema, quote_char='"', comment_prefix=None,
-        raise_if_empty=False,
+        lines.data if every_line_after_a_plain_header else lines.joined(keep),  # the first: no copy
+        skip_rows=1 if every_line_after_a_plain_header else 0,
+        has_header=False, schema=schema, quote_char='"', comment_prefix=None, raise_if_empty=False,
+        row_index_name="__row",
     )
-    if frame.height != len(source_line):  # would misnumber every row after the slip
-        raise RuntimeError(f"polars read {frame.height} rows from {len(source_line)} lines")
-    return frame.with_columns(source_line)
+    if frame.height != len(kept):  # would misnumber every row after the slip
+        raise RuntimeError(f"polars read {frame.height} rows from {len(kept)} lines")
+    if every_line_after_a_plain_header:
+        source_line = pl.col("__row").cast(pl.Int64) + 2
+    else:
+        source_line = pl.lit(pl.Series(kept + 1, dtype=pl.Int64)).gather(pl.col("__row"))
+    return frame.with_columns(source_line.alias("source_line")).drop("__row")
 
 
 def clean_values(columns: list[str]) -> list[pl.Expr]:

@@ -25,7 +25,7 @@ EARLIEST_PLAUSIBLE_DATE = dt.date(1900, 1, 1)
 INT_PATTERN = r"^[+-]?[0-9]+$"
 FLOAT_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-DATE_FORMAT = "%Y-%m-%d"
+DATE_FORMAT = "%Y-%m-%d"  # parsed without polars' cache of distinct values: here it only costs
 CODES_LISTED_IN_REASONS = 12
 
 @dataclass(frozen=True)
@@ -47,8 +47,10 @@ def validate(rows: pl.DataFrame, dataset: Dataset, cutoff: dt.date) -> Validated
     """Split rows as `read_dataset` gives them (strings, stripped, empty = null) into accepted rows
     and quarantine."""
     checks = column_checks(dataset, cutoff)
-    broken = [c.fails.fill_null(False) for c in checks] or [pl.lit(False)]
-    marked = rows.lazy().with_columns(parsed_values(dataset)).with_columns(pl.any_horizontal(broken).alias("__rejected"))
+    # a null check (a comparison with a missing value) is not broken: Kleene `any` is null only
+    # when no check is true, so one fill_null at the end does for all
+    broken = pl.any_horizontal([c.fails for c in checks] or [pl.lit(False)]).fill_null(False)
+    marked = rows.lazy().with_columns(parsed_values(dataset)).with_columns(broken.alias("__rejected"))
     accepted, bad = pl.collect_all([
         typed_rows(marked.filter(~pl.col("__rejected")), dataset, rows.columns),
         marked.filter(pl.col("__rejected")),
@@ -78,7 +80,7 @@ def parsed_values(dataset: Dataset) -> list[pl.Expr]:
         elif c.kind == "float":
             out.append(pl.when(raw.str.contains(FLOAT_PATTERN)).then(raw.cast(pl.Float64, strict=False)).alias(f"__parsed_{c.name}"))
         elif c.kind == "date":
-            out.append(pl.when(raw.str.contains(DATE_PATTERN)).then(raw.str.to_date(DATE_FORMAT, strict=False)).alias(f"__parsed_{c.name}"))
+            out.append(pl.when(raw.str.contains(DATE_PATTERN)).then(raw.str.to_date(DATE_FORMAT, strict=False, cache=False)).alias(f"__parsed_{c.name}"))
     return out
 
 

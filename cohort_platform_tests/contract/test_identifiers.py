@@ -118,3 +118,8 @@ class TestNames:
     def test_canonical_names_are_idempotent(self, raw):
         once = ids.canonical_name(raw)
         assert ids.canonical_name(once) == once
+
+
+def test_only_ascii_digits_make_an_nhs_number():
+    assert not ids.nhs_number_is_valid("\u0669\u0664\u0663\u0664\u0667\u0666\u0665\u0669\u0661\u0669")  # Arabic-Indic 9434765919
+    assert not ids.nhs_number_is_valid("943476591\u00b2")

@@ -47,11 +47,11 @@ def raw_spec(dataset: Dataset) -> dg.AssetSpec:
 
 
 def column_schema(dataset: Dataset) -> dg.TableSchema:
-    columns = []
-    for c in dataset.columns:
-        columns.append(dg.TableColumn(c.name, KIND_TO_SQL.get(c.kind, "VARCHAR"), description=c.description or c.kind))
-        if c.kind in ("nhs_number", "upn", "postcode"):
-            columns.append(dg.TableColumn(f"{c.name}_valid", "BOOLEAN", description=f"{c.name} passes its {c.kind} check"))
+    """The clean table's columns in stored order: the contract's, the identifier flags, then lineage."""
+    columns = [dg.TableColumn(c.name, KIND_TO_SQL.get(c.kind, "VARCHAR"), description=c.description or c.kind)
+               for c in dataset.columns]
+    columns += [dg.TableColumn(f"{c.name}_valid", "BOOLEAN", description=f"{c.name} passes its {c.kind} check")
+                for c in dataset.columns if c.kind in ("nhs_number", "upn", "postcode")]
     if dataset.name == "opt_outs":
         columns.append(dg.TableColumn("snapshot_date", "DATE", description="Date in the snapshot's file name."))
     columns.append(dg.TableColumn("source_file", "VARCHAR", description="Delivery file, relative to the raw root."))
