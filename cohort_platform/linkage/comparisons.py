@@ -42,6 +42,7 @@ class Field:
     any_column: str | None = None  # identifier: the column with invalid values kept (for near misses)
     thresholds: tuple[float, ...] = ()  # number: absolute differences; date_near: days
     district_column: str | None = None  # postcode: a precomputed outward code (cheaper than a regex)
+    shared_word: bool = False  # name: a level for names sharing a word (WILLIAMS WOOD / WOOD)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -54,8 +55,22 @@ class Field:
 
 
 def _name(f: Field):
-    # Exact match carries a term-frequency adjustment: agreeing on MUHAMMAD says less than on ZBIGNIEW.
-    return cl.NameComparison(f.column, jaro_winkler_thresholds=[0.92, 0.88, 0.7])
+    """Splink's `NameComparison` (exact match with a term-frequency adjustment, so that agreeing on
+    MUHAMMAD says less than on ZBIGNIEW; Jaro-Winkler 0.92, 0.88, 0.7), plus, with `shared_word`, a
+    level for names that share a whole word before the last: a double-barrelled surname taken on a
+    parent's marriage ("WILLIAMS WOOD" for "WOOD") is not a stranger's surname."""
+    library = cl.NameComparison(f.column, jaro_winkler_thresholds=[0.92, 0.88, 0.7])
+    if not f.shared_word:
+        return library
+    levels = library.create_comparison_levels()
+    c = f.column
+    shared = cll.CustomLevel(
+        f"list_has_any(string_split({c}_l, ' '), string_split({c}_r, ' '))", label_for_charts="Shares a word"
+    )
+    return cl.CustomComparison(
+        output_column_name=c, comparison_description=f"{c}: NameComparison plus a shared word",
+        comparison_levels=[*levels[:-2], shared, *levels[-2:]],
+    )
 
 
 def _date(f: Field):

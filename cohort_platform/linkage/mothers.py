@@ -170,7 +170,7 @@ def link_deliveries(
                 "match_weight", "match_probability")
     )
     best = pairs.group_by("record_id").agg(pl.col("match_weight").max())
-    threshold = choose_threshold(best["match_weight"], threshold_rule)
+    threshold = choose_threshold(best["match_weight"], threshold_rule, match_share=scored.match_share)
     decisions = resolve_links(pairs, threshold, margin=margin, one_to_one=True)
     linked = decisions.filter(pl.col("decision") == "linked").rename({"person_id": "maternity_id"})
     fanned = _fan_out(linked, mat, births)
@@ -214,3 +214,23 @@ def link_survey_parents(survey: pl.DataFrame, child_links: pl.DataFrame) -> pl.D
         .select("record_id", "person_id", "role", pl.lit("survey_family").alias("step"), "match_probability",
                 pl.lit(None, pl.Float64).alias("match_weight"))
     )
+
+
+def family_postcodes(births: pl.DataFrame, all_births: pl.DataFrame, maternity: pl.DataFrame) -> pl.DataFrame:
+    """person_id, postcode: the postcodes the child's mother has given anywhere, by her valid NHS number:
+    at the births of the child's siblings and in her own HES episodes. A child lives with its mother
+    (the contract's births postcode is the mother's usual residence), so these are the family's
+    addresses over time, which records without an NHS number (and without names, like HES and MHSDS)
+    can only be linked through.
+
+    births: `births_with_persons` rows of the partition; all_births: `identifiers.births_mothers_of` rows
+    of every year; maternity: `identifiers.maternity_episodes_of` rows.
+    """
+    mothers = births.filter(pl.col("mother_nhs_number").is_not_null()).select("person_id", "mother_nhs_number")
+    if mothers.is_empty():
+        return pl.DataFrame(schema={"person_id": pl.String, "postcode": pl.String})
+    seen = pl.concat([
+        all_births.select("mother_nhs_number", "postcode"),
+        maternity.select(pl.col("nhs_number").alias("mother_nhs_number"), "postcode"),
+    ]).filter(pl.col("mother_nhs_number").is_not_null() & pl.col("postcode").is_not_null()).unique()
+    return mothers.join(seen, on="mother_nhs_number").select("person_id", "postcode").unique()

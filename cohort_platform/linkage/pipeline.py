@@ -3,22 +3,29 @@
 `link_birth_year(con, birth_year, inputs)` runs, for the children born in `birth_year`:
 
 1. the spine: births deduplicated (`spine.deduplicate_births`, or the `spine` passed in), restricted to
-   the year's persons;
-2. `nhs_dob_sex` for every dataset with NHS numbers (deaths, HES, MHSDS, CLA);
-3. Splink for each dataset's records still unlinked (`PERSON_MODEL` restricted to the identifiers
-   the dataset has), trained on all the dataset's candidate records, thresholded from the match-weight
-   distribution, resolved one-to-one where `PLANS` says so (and so that twins are never guessed);
-4. `upn_via_npd` and `care_record`, repeated until they find nothing new, then Splink again for the
-   care records still unlinked (KS2 and KS4 carry only UPN, date of birth and sex: without their UPN
-   they stay unlinked, because no blocking rule may rest on date of birth alone);
+   the year's persons; candidate records of every dataset: dates of birth in the year, one day either
+   side (`spine.candidate_records`);
+2. `nhs_dob_sex` for every dataset with NHS numbers (deaths, HES, MHSDS, CLA), then `upn_via_npd` and
+   `care_record` for what those links vouch for;
+3. Splink for each dataset's records still unlinked, in `PLANS` order (`link_probabilistically`:
+   `PERSON_MODEL` restricted to the identifiers the dataset has, trained on all its candidate records,
+   thresholded by `resolve.choose_threshold`, resolved one-to-one where `PLANS` says so, with an
+   ambiguity margin so that twins are never guessed). Before each dataset the spine is enriched
+   (`spine.enrich_spine`) with what earlier confident links have seen of each child (names, surnames,
+   postcodes) and with the family's postcodes from the mother's NHS number (`mothers.family_postcodes`);
+   a school census pupil links as one entity per UPN, a looked-after child as one per care record;
+4. the key rules again after every dataset that can vouch for a key, then the care records still
+   unlinked (KS2 and KS4 carry only UPN, date of birth and sex: without their UPN they stay unlinked,
+   because no blocking rule may rest on date of birth alone);
 5. mothers: maternal admissions in the year before birth, the mother-baby delivery link, survey
    parents;
-6. the link map of the partition (`link_map.assemble_link_map`) and its quality (`quality.linkage_quality`).
+6. the link map of the partition (`link_map.assemble_link_map`); `quality.linkage_quality(result, ...)`
+   measures it.
 
-Records of one dataset with identical identifiers (a child's HES episodes) are scored once: `by_signature`.
-Everything is computed in DuckDB (`con`: give each partition its own in-memory connection, e.g.
-`duckdb.connect()`, since DuckDB allows one writer per database file) and polars; nothing is written
-outside `con`'s temporary tables.
+Records of one dataset with identical identifiers (a child's HES episodes) are scored once
+(`signed_records`). Everything is computed in DuckDB (`con`: give each partition its own in-memory
+connection, e.g. `duckdb.connect()`, since DuckDB allows one writer per database file) and polars;
+nothing is written outside `con`'s temporary tables, which are dropped.
 """
 
 from __future__ import annotations
@@ -31,13 +38,15 @@ import duckdb
 import polars as pl
 
 from cohort_platform.linkage.deterministic import (
-    CARE_RECORD, NHS_DOB_SEX, UPN_VIA_NPD, KeyRule, key_person_map, link_by_key, link_by_rule,
+    CARE_RECORD, NHS_DOB_SEX, UPN_VIA_NPD, KeyRule, key_person_map, link_by_rule,
 )
-from cohort_platform.linkage.identifiers import LINKED_DATASETS, LinkageInputs
+from cohort_platform.linkage.identifiers import LinkageInputs
 from cohort_platform.linkage.link_map import STEP_PROBABILISTIC, STEP_SPINE, STEP_SPINE_DUPLICATE, assemble_link_map, conform
-from cohort_platform.linkage.mothers import births_with_persons, link_deliveries, link_mother_admissions, link_survey_parents
+from cohort_platform.linkage.mothers import (
+    births_with_persons, family_postcodes, link_deliveries, link_mother_admissions, link_survey_parents,
+)
 from cohort_platform.linkage.probabilistic import PERSON_MODEL, ModelSpec, calibrate_prior, fit_and_score, with_prior
-from cohort_platform.linkage.resolve import ThresholdRule, best_per_person, choose_threshold, resolve_links
+from cohort_platform.linkage.resolve import ThresholdRule, choose_threshold, resolve_links
 from cohort_platform.linkage.spine import ALIAS_COLUMNS, candidate_records, deduplicate_births, enrich_spine, spine_for_year
 
 
@@ -180,13 +189,19 @@ def link_probabilistically(
     if slot:
         pairs = pairs.join(sigs.select(pl.col("__entity").alias("record_id"), slot).unique("record_id"), on="record_id")
     best = pairs.group_by("record_id").agg(pl.col("match_weight").max())
-    threshold = choose_threshold(best["match_weight"], settings.threshold_rule)
+    threshold = choose_threshold(best["match_weight"], settings.threshold_rule, match_share=share)
+    # the slots a linked entity fills: its rows' slot values (a UPN spans academic years)
+    entity_slots = (
+        rows.select("record_id", "__entity").join(candidates.select("record_id", plan.slot), on="record_id")
+        .select(pl.col("__entity").alias("record_id"), plan.slot).unique()
+        if plan.entity and plan.slot else None
+    )
     taken = None
     if plan.one_to_one and not linked.is_empty():
-        slot_of = candidates.select("record_id", *([slot] if slot else []))
-        taken = linked.join(slot_of, on="record_id").select("person_id", *([slot] if slot else []))
+        slot_of = candidates.select("record_id", *([plan.slot] if plan.slot else []))
+        taken = linked.join(slot_of, on="record_id").select("person_id", *([plan.slot] if plan.slot else []))
     decisions = resolve_links(pairs, threshold, margin=settings.margin, slot=slot, one_to_one=plan.one_to_one,
-                              taken=taken)
+                              taken=taken, slots=entity_slots)
     scored_sigs = residual.select("__sig", pl.lit(True).alias("__scored"))
     per_record = (
         rows.select("record_id", "__entity", "__sig")
@@ -233,31 +248,52 @@ def observed_identifiers(ids: dict[str, pl.DataFrame], links: pl.DataFrame) -> p
     return pl.concat(frames).select("person_id", *ALIAS_COLUMNS)
 
 
-def _apply_key_rules(ids: dict[str, pl.DataFrame], child: pl.DataFrame) -> pl.DataFrame:
-    """Key rules until they find nothing new; returns the new child links."""
+def keyed_records(ids: dict[str, pl.DataFrame], rule: KeyRule) -> pl.DataFrame:
+    """dataset, record_id, key value: the records of a key rule's datasets that carry the key (and are
+    a child's records: role child or not stated)."""
+    frames = [
+        ids[ds].filter(pl.col(rule.key).is_not_null() & (pl.col("role").is_null() | (pl.col("role") == "child")))
+        .select("dataset", "record_id", rule.key)
+        for ds in dict.fromkeys(rule.sources + rule.targets) if ds in ids
+    ]
+    if not frames:
+        return pl.DataFrame(schema={"dataset": pl.String, "record_id": pl.String, rule.key: pl.String})
+    return pl.concat(frames)
+
+
+def _apply_key_rules(keyed: dict[str, pl.DataFrame], child: pl.DataFrame) -> pl.DataFrame:
+    """Key rules until they find nothing new; returns the new child links.
+
+    keyed: rule name -> `keyed_records` of that rule."""
     new_links = []
+    linked = child.select("dataset", "record_id", "person_id")
     while True:
         found = []
         for rule in KEY_RULES:
-            sources = pl.concat([
-                ids[ds].select("dataset", "record_id", rule.key) for ds in rule.sources if ds in ids
-            ]) if any(ds in ids for ds in rule.sources) else None
-            if sources is None:
+            records = keyed[rule.name]
+            if records.is_empty():
                 continue
-            key_map = key_person_map(sources.join(child, on=["dataset", "record_id"]), rule.key)
-            for ds in rule.targets:
-                if ds not in ids:
-                    continue
-                unlinked = ids[ds].join(child.filter(pl.col("dataset") == ds), on="record_id", how="anti")
-                unlinked = unlinked.filter(pl.col("role").is_null() | (pl.col("role") == "child"))
-                got = link_by_key(rule, unlinked, key_map)
-                if not got.is_empty():
-                    found.append(_deterministic(ds, got))
+            vouched = records.filter(pl.col("dataset").is_in(rule.sources)).join(linked, on=["dataset", "record_id"])
+            key_map = key_person_map(vouched, rule.key)
+            got = (
+                records.filter(pl.col("dataset").is_in(rule.targets))
+                .join(key_map, on=rule.key)
+                .join(linked, on=["dataset", "record_id"], how="anti")
+            )
+            if not got.is_empty():
+                found.append(got.select("dataset", "record_id", "person_id", pl.lit(rule.name).alias("step")))
         if not found:
-            return pl.concat(new_links) if new_links else child.clear()
+            break
         batch = pl.concat(found).unique(["dataset", "record_id"], keep="first", maintain_order=True)
         new_links.append(batch)
-        child = pl.concat([child, batch])
+        linked = pl.concat([linked, batch.select(linked.columns)])
+    if not new_links:
+        return child.clear()
+    batch = pl.concat(new_links)
+    return batch.select(
+        "dataset", "record_id", "person_id", "step", pl.lit(1.0).alias("match_probability"),
+        pl.lit(None, pl.Float64).alias("match_weight"), pl.lit(True).alias("confident"),
+    )
 
 
 def link_birth_year(
@@ -296,6 +332,8 @@ def link_birth_year(
 
     outcomes: dict[str, DatasetOutcome] = {}
     trained: dict[str, dict[str, Any]] = {}
+    births_y = births_with_persons(inputs.births_mothers, spine_y)
+    family = family_postcodes(births_y, inputs.births_mothers, inputs.maternity) if settings.enrich_spine else None
 
     def run_wave(wave: int) -> None:
         nonlocal child_links
@@ -306,7 +344,7 @@ def link_birth_year(
             linked = child_links.filter(pl.col("dataset") == ds).select("record_id", "person_id")
             spine = spine_y
             if settings.enrich_spine:
-                spine = enrich_spine(spine_y, observed_identifiers(ids, child_links.filter(pl.col("confident"))))
+                spine = enrich_spine(spine_y, observed_so_far())
             outcome = link_probabilistically(con, ds, spine, candidates[ds], linked, plan, settings,
                                              model=(models or {}).get(ds))
             outcomes[ds] = outcome
@@ -317,10 +355,24 @@ def link_birth_year(
             if any(ds in rule.sources for rule in KEY_RULES):
                 run_key_rules()
 
+    keyed = {rule.name: keyed_records(ids, rule) for rule in KEY_RULES}
+    observed_cache: dict[str, Any] = {"links": 0, "frame": family}
+
+    def observed_so_far() -> pl.DataFrame:
+        """The family postcodes and what confident links have seen, updated with the links added
+        since the last call only."""
+        confident = child_links.filter(pl.col("confident"))
+        new = confident.slice(observed_cache["links"])
+        if not new.is_empty():
+            seen = observed_identifiers(ids, new)
+            observed_cache["frame"] = pl.concat([observed_cache["frame"], seen], how="diagonal").unique()
+            observed_cache["links"] = confident.height
+        return observed_cache["frame"]
+
     def run_key_rules() -> None:
         nonlocal child_links
         t = time.perf_counter()
-        child_links = pl.concat([child_links, _apply_key_rules(ids, child_links)])
+        child_links = pl.concat([child_links, _apply_key_rules(keyed, child_links)])
         timings["key_rules"] = timings.get("key_rules", 0.0) + time.perf_counter() - t
 
     run_key_rules()  # care records linked by NHS number vouch for their UPNs
@@ -329,7 +381,6 @@ def link_birth_year(
     run_wave(2)
 
     t = time.perf_counter()
-    births_y = births_with_persons(inputs.births_mothers, spine_y)
     admissions = link_mother_admissions(births_y, inputs.maternity, settings.maternal_window_days)
     deliveries, delivery_decisions, delivery_threshold = link_deliveries(con, births_y, inputs.maternity,
                                                                          margin=settings.margin)

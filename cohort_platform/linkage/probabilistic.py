@@ -24,6 +24,7 @@ vector (gamma columns): no identifier leaves this module.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import uuid
@@ -50,9 +51,11 @@ class ModelSpec:
     training: tuple[Block, ...]
     u_max_pairs: float = 1e6
     em_max_pairs: float = 3e5
-    weight_floor: float = -6.0
+    records_per_chunk: int = 400_000  # right-side records scored per prediction chunk
+    weight_floor: float = -3.0  # pairs below the lowest threshold less the margin can neither link nor compete
     initial_prior: float = 1e-4
     seed: int = 42
+    m_floor: float = 1e-3  # no agreement level is impossible for a match (a miscoded sex, a new typo)
 
     @property
     def columns(self) -> set[str]:
@@ -73,7 +76,7 @@ PERSON_MODEL = ModelSpec(
     fields=(
         Field("nhs_number", "identifier", any_column="nhs_number_any"),
         Field("forename", "name"),
-        Field("surname", "name"),
+        Field("surname", "name", shared_word=True),
         Field("dob", "date"),
         Field("sex", "sex"),
         Field("postcode", "postcode", district_column="postcode_district"),
@@ -93,12 +96,20 @@ PERSON_MODEL = ModelSpec(
     ),
     training=(
         block("nhs_number"),
-        block("forename", "surname"),
+        block("forename", "surname", "postcode_district"),
+        block("dob", "forename"),
+        block("dob", "surname"),
         block("dob", "postcode"),
         block("dob", "sex"),
+        block("postcode"),
     ),
 )
-"""A child's record against the births spine. Never blocks on date of birth alone."""
+"""A child's record against the births spine. Never blocks on date of birth alone (prediction).
+
+Training blocks are tried in order until every comparison has been estimated from pairs not blocked
+on it; each is chosen so that a good share of its pairs are matches (EM on a block where almost every
+pair is a non-match, such as forename + surname across a whole birth year, converged to a "match" class
+that was really "same postcode" and put the date of birth's m at 0.27)."""
 
 
 @dataclass
@@ -150,7 +161,11 @@ def _settings(spec: ModelSpec, prior: float) -> SettingsCreator:
 
 def _train(linker: Linker, spec: ModelSpec) -> list[str]:
     """u by sampling, then m by EM on the training blocks in turn until every comparison has been
-    estimated from pairs not blocked on it; returns the blocks that trained."""
+    estimated from pairs not blocked on it; returns the blocks that trained.
+
+    A session that fails (no pairs; an m probability underflowing below 1e-300) is skipped, and the
+    model restored: Splink removes the blocked comparisons from the linker's settings in place when a
+    session starts, so a failed session would otherwise silently drop them from the model."""
     linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_max_pairs, seed=spec.seed)
     trained = []
     unestimated = {f.column for f in spec.fields}
@@ -158,13 +173,15 @@ def _train(linker: Linker, spec: ModelSpec) -> list[str]:
         estimates = {f.column for f in spec.fields if not set(f.columns) & set(b.columns)}
         if not estimates & unestimated:
             continue
+        saved = copy.deepcopy(linker._settings_obj.core_model_settings)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 b.to_splink(), max_pairs=spec.em_max_pairs, record_sample_proportion=0.1
             )
             trained.append(b.name)
             unestimated -= estimates
-        except Exception as exc:  # noqa: BLE001 - a block with no pairs or one level only: skip it
+        except Exception as exc:  # noqa: BLE001
+            linker._settings_obj.core_model_settings = saved
             logging.getLogger(__name__).info("EM on %s skipped: %s", b.name, exc)
     return trained
 
@@ -191,7 +208,9 @@ def fit_and_score(
     train_right = right if train_right is None else train_right
     if left.is_empty() or right.is_empty():
         return Scored.empty(spec)
-    spec = spec.restricted_to(columns_with_data(train_left, train_right) & columns_with_data(left, right))
+    # a comparison needs data on both sides of the training pairs; the scored records may lack it
+    # (the records left for the model are often those whose NHS number is missing or invalid)
+    spec = spec.restricted_to(columns_with_data(train_left, train_right))
     if not spec.fields or not spec.blocking:
         return Scored.empty(spec)
     columns = sorted(spec.columns)
@@ -204,7 +223,7 @@ def fit_and_score(
                   _register(api, train_right, RIGHT, columns, f"{tag}_train")]
         trainer = Linker(tables, _settings(spec, spec.initial_prior), log_level=None)
         trained_blocks = _train(trainer, spec)
-        model = trainer.misc.save_model_to_json()
+        model = floor_m_probabilities(trainer.misc.save_model_to_json(), spec.m_floor, 1 / spec.u_max_pairs)
         trainer.table_management.delete_tables_created_by_splink_from_db()
         for t in tables:
             t.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
@@ -212,8 +231,13 @@ def fit_and_score(
     tables = [_register(api, left, LEFT, columns, f"{tag}_score"), _register(api, right, RIGHT, columns, f"{tag}_score")]
     scoring_model = {k: v for k, v in model.items() if k not in ("linker_uid", "trained_blocks")}
     scorer = Linker(tables, scoring_model, log_level=None)
-    predictions = scorer.inference.predict(threshold_match_weight=spec.weight_floor)
-    raw = con.sql(f"select * from {predictions.physical_name}").pl()
+    # large sides are scored in chunks (Splink's own chunking), so DuckDB never holds every blocked
+    # pair with its comparison columns at once
+    chunks = max(1, -(-right.height // spec.records_per_chunk))
+    predictions = scorer.inference.predict(
+        threshold_match_weight=spec.weight_floor, num_chunks_left=1, num_chunks_right=chunks
+    )
+    raw = con.sql(_pairs_sql(predictions.physical_name, con)).pl()
     scorer.table_management.delete_tables_created_by_splink_from_db()
     for t in tables:
         t.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
@@ -231,6 +255,39 @@ def fit_and_score(
                   n_left=left.height, n_right=right.height)
 
 
+def floor_m_probabilities(model: dict[str, Any], floor: float, u_unseen: float = 1e-6) -> dict[str, Any]:
+    """Every non-null level's m at least `floor` (also where EM left it untrained), and a u that random
+    sampling never observed set to `u_unseen` (about one over the pairs sampled).
+
+    EM sees no matches that disagree on sex in a few thousand pairs and sets m = 0, which makes a
+    miscoded sex veto a link with a weight of -300; with the floor a disagreement costs about 9 bits."""
+    model = dict(model)
+    comparisons = []
+    for c in model["comparisons"]:
+        c = dict(c)
+        levels = []
+        for level in c["comparison_levels"]:
+            level = dict(level)
+            if not level.get("is_null_level"):
+                m = level.get("m_probability")
+                level["m_probability"] = max(m if m is not None else 0.0, floor)
+                if level.get("u_probability") is None:
+                    level["u_probability"] = u_unseen
+            levels.append(level)
+        c["comparison_levels"] = levels
+        comparisons.append(c)
+    model["comparisons"] = comparisons
+    return model
+
+
+def _pairs_sql(table: str, con: duckdb.DuckDBPyConnection) -> str:
+    """Only what leaves Splink: both ids, their sides, the weight and probability, the comparison vector."""
+    columns = [r[0] for r in con.sql(f"describe {table}").fetchall()]
+    keep = [c for c in columns if c.startswith("gamma_") or c in (
+        "match_weight", "match_probability", "record_id_l", "record_id_r", f"{SIDE}_l", f"{SIDE}_r")]
+    return f"select {', '.join(chr(34) + c + chr(34) for c in keep)} from {table}"
+
+
 def _oriented(raw: pl.DataFrame) -> pl.DataFrame:
     """Splink's pairs as left_id / right_id whichever way round Splink put them."""
     gammas = [c for c in raw.columns if c.startswith("gamma_")]
@@ -240,7 +297,7 @@ def _oriented(raw: pl.DataFrame) -> pl.DataFrame:
         pl.when(flipped).then(pl.col("record_id_l")).otherwise(pl.col("record_id_r")).cast(pl.String).alias("right_id"),
         pl.col("match_weight").cast(pl.Float64),
         pl.col("match_probability").cast(pl.Float64),
-        *[pl.col(g) for g in gammas],
+        *[pl.col(g).cast(pl.Int8) for g in gammas],
     )
 
 

@@ -302,7 +302,8 @@ def clerical_sample(outcomes: dict, band: float = 2.0, per_dataset: int = 20, se
 
 
 def with_identifiers(sample: pl.DataFrame, inputs: LinkageInputs) -> pl.DataFrame:
-    """The clerical sample with both sides' identifiers, for the secure report only."""
+    """The clerical sample with both sides' identifiers, for the secure report only. The spine side
+    is the person's own registration (the pair may have matched one of the person's aliases)."""
     if sample.is_empty():
         return sample
     shown = ["record_id", "nhs_number_any", "upn", "forename", "surname", "dob", "sex", "postcode"]
@@ -312,7 +313,7 @@ def with_identifiers(sample: pl.DataFrame, inputs: LinkageInputs) -> pl.DataFram
         ids = inputs.identifiers[ds[0]].select(shown).rename({c: f"record_{c}" for c in shown})
         frames.append(
             part.join(ids, left_on="record_id", right_on="record_record_id", how="left")
-            .join(births, left_on="spine_record_id", right_on="spine_record_id", how="left")
+            .join(births, left_on="person_id", right_on="spine_record_id", how="left")
         )
     return pl.concat(frames, how="diagonal")
 

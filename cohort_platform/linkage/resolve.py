@@ -15,8 +15,8 @@ Decisions are made in rounds, all vectorised: each round accepts every record wh
 candidate passes both tests and is not contested, then removes the persons (slots) it took, which can
 free the runner-up of a twin pair to take the other twin. It stops when a round accepts nothing.
 
-`choose_threshold` picks the threshold from the distribution of records' best match weights (see its
-docstring for the rule).
+`choose_threshold` picks the threshold from the distribution of records' best match weights and the
+share of records with a match the model estimated from it (see its docstring and `posterior_threshold`).
 """
 
 from __future__ import annotations
@@ -35,47 +35,83 @@ DECISION_AMBIGUOUS = "ambiguous"
 class ThresholdRule:
     """Where to cut the best-match-weight distribution (see `choose_threshold`)."""
 
-    default: float = 6.0
-    lowest: float = 3.0
+    posterior: float = 0.99  # a link with no competitor must reach this posterior probability
+    blocking_recall: float = 0.99  # assumed share of true pairs the blocking rules generate
+    min_unmatched_share: float = 0.02  # below this estimated share of unmatched records: no valley
+    lowest: float = 0.0
     highest: float = 12.0
     bin_width: float = 1.0
     smoothing_bins: int = 3
+    min_mode_records: int = 20  # a non-match mode must hold at least this many records ...
+    min_mode_share: float = 0.02  # ... and reach this share of the match mode's height
 
 
-def choose_threshold(best_weights: pl.Series | np.ndarray, rule: ThresholdRule = ThresholdRule()) -> float:
-    """The match-weight threshold: the emptiest point between the two modes of the best-weight
-    histogram, kept within [rule.lowest, rule.highest].
+def posterior_threshold(match_share: float, rule: ThresholdRule = ThresholdRule()) -> float:
+    """The match weight at which a record's only plausible candidate reaches `rule.posterior`.
 
-    A record's best candidate is either its true match (weights cluster high) or a chance pairing
-    (weights cluster low). The histogram of best weights (bins of `bin_width`, smoothed over
-    `smoothing_bins`) is therefore bimodal; the threshold is the centre of the lowest bin between the
-    highest bin above `rule.lowest` (the match mode) and the highest bin below it (the non-match mode);
-    where several bins share the lowest count (an empty gap), the middle one.
-    Where there is no non-match mode (every record matches well) or too few records, it is
-    `rule.default`. The bounds keep a sparse histogram from putting the cut somewhere absurd: below
-    `lowest` the model itself calls links doubtful, above `highest` it would discard links it is sure of.
+    Splink's weight w of a pair is log2 of its posterior odds against "this pair is not a match", an
+    alternative that includes "some other spine person is the match". But blocking searched the whole
+    spine: when no other candidate came close, that alternative is left only with "the record's person
+    is not on the spine" (estimated share 1 - s, `probabilistic.calibrate_prior`) or "its true pair was
+    missed by blocking" (s (1 - R)). The odds against the best candidate are therefore
+    2^w / ((1 - s) + s (1 - R)), and the threshold is
+        log2(posterior / (1 - posterior)) + log2((1 - s) + s (1 - R)).
+    For a closed population (s near 1) this is near 0; for one with 15% unmatched records about 4.
+    Competing candidates are handled by the margin in `resolve_links`.
     """
+    s = min(max(match_share if np.isfinite(match_share) else 0.0, 0.0), 1.0)
+    p = rule.posterior
+    return float(np.log2(p / (1 - p)) + np.log2((1 - s) + s * (1 - rule.blocking_recall)))
+
+
+def choose_threshold(best_weights: pl.Series | np.ndarray, rule: ThresholdRule = ThresholdRule(),
+                     match_share: float = 1.0) -> float:
+    """The match-weight threshold, from the distribution of records' best match weights and the match
+    share the model estimated from it: `posterior_threshold(match_share)`, raised to the valley next to
+    the non-match mode where the records hold one; kept within [rule.lowest, rule.highest].
+
+    A record whose person is not on the spine (a child born abroad) pairs best with a stranger, at a
+    low weight; where such records are common (the model estimates at least `min_unmatched_share` of
+    records unmatched) the histogram of best weights (bins of `bin_width`, smoothed over
+    `smoothing_bins`) has a non-match mode below the match mode, and the cut must not fall inside it:
+    the threshold is then at least the centre of the first local minimum above that mode (the middle
+    bin where several bins share the minimum, as in an empty gap). A mode needs `min_mode_records`
+    records and `min_mode_share` of the match mode's height to count. In a closed population the low
+    weights are true matches with little evidence (a family that moved, a nickname), not a separate
+    mode, and the posterior rule alone applies. The bounds keep a sparse histogram from putting the cut
+    somewhere absurd.
+    """
+    floor = posterior_threshold(match_share, rule)
     w = np.asarray(best_weights, dtype=float)
     w = w[np.isfinite(w)]
-    if w.size < 50:
-        return rule.default
+    valley = _valley(w, rule) if (1 - match_share) >= rule.min_unmatched_share else None
+    threshold = floor if valley is None else max(floor, valley)
+    return float(np.clip(threshold, rule.lowest, rule.highest))
+
+
+def _valley(w: np.ndarray, rule: ThresholdRule) -> float | None:
+    """The first local minimum above the non-match mode of the best-weight histogram, or None."""
+    split = rule.lowest + 3.0
+    if w.size < 50 or int((w < split).sum()) < rule.min_mode_records:
+        return None
     lo, hi = np.floor(w.min()), np.ceil(w.max()) + rule.bin_width
     edges = np.arange(lo, hi + rule.bin_width, rule.bin_width)
     counts, _ = np.histogram(w, bins=edges)
     k = max(1, rule.smoothing_bins)
     smooth = np.convolve(counts, np.ones(k) / k, mode="same")
     centres = (edges[:-1] + edges[1:]) / 2
-    upper = centres >= rule.lowest
-    lower = centres < rule.lowest
-    if not upper.any() or not lower.any() or smooth[lower].max() <= 0:
-        return rule.default
-    match_mode = np.flatnonzero(upper)[np.argmax(smooth[upper])]
-    nonmatch_mode = np.flatnonzero(lower)[np.argmax(smooth[lower])]
-    between = np.arange(nonmatch_mode, match_mode + 1)
-    lowest = smooth[between].min()
-    flat = between[smooth[between] <= lowest + 1e-9]  # an empty gap: cut in its middle
-    valley = flat[len(flat) // 2]
-    return float(np.clip(centres[valley], rule.lowest, rule.highest))
+    lower = centres < split
+    upper = ~lower
+    if not upper.any() or not lower.any() or smooth[lower].max() < rule.min_mode_share * smooth[upper].max():
+        return None
+    i = np.flatnonzero(lower)[np.argmax(smooth[lower])]
+    # walk up from the non-match mode to the first local minimum (a plateau counts as one)
+    while i + 1 < len(smooth) and smooth[i + 1] <= smooth[i]:
+        i += 1
+    j = i
+    while j - 1 >= 0 and smooth[j - 1] == smooth[i]:
+        j -= 1
+    return float(centres[(i + j) // 2])
 
 
 def best_per_person(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -91,14 +127,17 @@ def resolve_links(
     slot: str | None = None,
     one_to_one: bool = False,
     taken: pl.DataFrame | None = None,
+    slots: pl.DataFrame | None = None,
     max_rounds: int = 50,
 ) -> pl.DataFrame:
     """Decide links (see module docstring).
 
     pairs: record_id, person_id, match_weight, match_probability (and `slot` when given).
-    one_to_one: a person takes at most one record per value of `slot` (or overall when slot is None).
-    taken: person_id (and `slot`) already held by links made earlier (deterministic steps): with
-    one_to_one, not available to these records.
+    one_to_one: a person takes at most one record per slot value: the record's `slot` column, or the
+        slots listed in `slots` (record_id, slot; several per record for an entity such as a UPN that
+        spans academic years: two entities of one person conflict only where their years overlap), or
+        one slot for the whole dataset when neither is given.
+    taken: person_id and slot (named as in `slots`, or `slot`) already held by earlier links.
 
     Returns one row per record that had any candidate: record_id, person_id (null unless linked),
     match_weight, match_probability (of the best candidate), runner_up_weight, decision
@@ -106,22 +145,21 @@ def resolve_links(
     """
     full = best_per_person(pairs).with_columns(pl.col("match_weight").cast(pl.Float64))
     # a pair more than `margin` below the threshold can neither link nor stand in a linking pair's way
-    cand = full.filter(pl.col("match_weight") >= threshold - margin)
-    if slot is None:
-        cand = cand.with_columns(pl.lit(0).alias("__slot"))
-        slot_col = "__slot"
-    else:
-        slot_col = slot
-    keys = ["person_id", slot_col]
-    accepted = cand.clear().select("record_id", "person_id", slot_col, "match_weight", "match_probability")
-    held = cand.clear().select(keys)
+    cand = full.filter(pl.col("match_weight") >= threshold - margin).select(
+        "record_id", "person_id", "match_weight", "match_probability")
+    record_slots = _record_slots(full, slot, slots)
+    held = pl.DataFrame(schema={"person_id": pl.String, "__slot": pl.String})
     if taken is not None and one_to_one and not taken.is_empty():
-        held = (taken.with_columns(pl.lit(0).alias("__slot")) if slot is None else taken).select(
-            pl.col("person_id").cast(pl.String), pl.col(slot_col).cast(cand.schema[slot_col]))
+        name = slot or (slots.columns[1] if slots is not None else None)
+        held = taken.select(pl.col("person_id").cast(pl.String),
+                            (pl.col(name).cast(pl.String) if name else pl.lit("0")).alias("__slot"))
+    accepted = cand.clear()
     for _ in range(max_rounds):
         avail = cand.join(accepted.select("record_id"), on="record_id", how="anti")
-        if one_to_one:
-            avail = avail.join(pl.concat([accepted.select(keys), held]), on=keys, how="anti")
+        if one_to_one and not held.is_empty():
+            blocked = avail.select("record_id", "person_id").join(record_slots, on="record_id").join(
+                held, on=["person_id", "__slot"], how="semi").select("record_id", "person_id").unique()
+            avail = avail.join(blocked, on=["record_id", "person_id"], how="anti")
         ranked = avail.sort(["record_id", "match_weight"], descending=[False, True]).with_columns(
             pl.col("match_weight").shift(-1).over("record_id").alias("runner_up"),
             pl.int_range(pl.len()).over("record_id").alias("rank"),
@@ -131,18 +169,34 @@ def resolve_links(
             & ((pl.col("match_weight") - pl.col("runner_up").fill_null(-1e9)) >= margin)
         )
         if one_to_one:
-            # records whose best is this person compete for it: the strongest must win by the margin
-            contest = ranked.sort(keys + ["match_weight"], descending=[False, False, True]).with_columns(
-                pl.col("match_weight").shift(-1).over(keys).alias("rival"),
-                pl.int_range(pl.len()).over(keys).alias("seat"),
-            ).filter(pl.col("seat") == 0).select("record_id", "rival")
-            ok = ok.join(contest, on="record_id", how="inner").filter(
-                (pl.col("match_weight") - pl.col("rival").fill_null(-1e9)) >= margin
+            # records whose best is this person compete for each slot they would fill: the strongest
+            # must win every one of its slots by the margin
+            cells = ranked.select("record_id", "person_id", "match_weight").join(record_slots, on="record_id")
+            cells = cells.sort(["person_id", "__slot", "match_weight"], descending=[False, False, True]).with_columns(
+                pl.col("match_weight").shift(-1).over(["person_id", "__slot"]).alias("rival"),
+                pl.int_range(pl.len()).over(["person_id", "__slot"]).alias("seat"),
             )
+            wins = cells.group_by("record_id").agg(
+                ((pl.col("seat") == 0) & ((pl.col("match_weight") - pl.col("rival").fill_null(-1e9)) >= margin))
+                .all().alias("wins")
+            ).filter(pl.col("wins"))
+            ok = ok.join(wins.select("record_id"), on="record_id", how="semi")
         if ok.is_empty():
             break
         accepted = pl.concat([accepted, ok.select(accepted.columns)])
+        if one_to_one:
+            held = pl.concat([held, ok.select("record_id", "person_id").join(record_slots, on="record_id")
+                              .select("person_id", "__slot")])
     return _decisions(full, accepted, threshold)
+
+
+def _record_slots(pairs: pl.DataFrame, slot: str | None, slots: pl.DataFrame | None) -> pl.DataFrame:
+    """record_id, __slot (text): the slots each record would fill."""
+    if slots is not None:
+        return slots.select(pl.col("record_id"), pl.col(slots.columns[1]).cast(pl.String).alias("__slot")).unique()
+    if slot is not None:
+        return pairs.select("record_id", pl.col(slot).cast(pl.String).alias("__slot")).unique()
+    return pairs.select("record_id").unique().with_columns(pl.lit("0").alias("__slot"))
 
 
 def _decisions(cand: pl.DataFrame, accepted: pl.DataFrame, threshold: float) -> pl.DataFrame:

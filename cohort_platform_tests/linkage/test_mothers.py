@@ -66,3 +66,15 @@ def test_survey_parents_link_to_their_familys_linked_children():
     child_links = pl.DataFrame({"record_id": ["s1"], "person_id": ["b1"], "match_probability": [0.99]})
     out = link_survey_parents(survey, child_links)
     assert sorted(out.select("record_id", "person_id", "role").rows()) == [("s2", "b1", "mother"), ("s3", "b1", "father")]
+
+
+def test_family_postcodes_come_from_the_mothers_number_across_births_and_episodes():
+    from cohort_platform.linkage.mothers import family_postcodes
+
+    child = births(BIRTH)
+    sibling = births(BIRTH | {"record_id": "b7", "dob": d("2013-01-01"), "postcode": "TS4 4DD"})
+    stranger = births(BIRTH | {"record_id": "b8", "mother_nhs_number": "4999999999", "postcode": "TS8 8HH"})
+    eps = episodes(dict(record_id="m1", nhs_number="4000000001", postcode="TS5 5EE", epistart=d("2016-01-01")))
+    out = family_postcodes(child, pl.concat([child, sibling, stranger]).drop("person_id"), eps)
+    assert sorted(out["postcode"]) == ["TS1 1AB", "TS4 4DD", "TS5 5EE"]
+    assert set(out["person_id"]) == {"b1"}

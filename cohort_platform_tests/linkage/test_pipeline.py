@@ -128,3 +128,15 @@ def test_quality_reports_every_linked_dataset(linked):
     assert meta["mother_baby/coverage"] == 1.0
     assert q.nhs_check.filter((pl.col("dataset") == "hes_apc") & (pl.col("step") == "all"))["precision"].item() == 1.0
     assert not q.blocking.is_empty()
+
+
+def test_the_clerical_sample_shows_identifiers_only_when_asked(linked):
+    from cohort_platform.linkage.quality import clerical_sample, with_identifiers
+
+    result, inputs, _ = linked
+    sample = clerical_sample({k: v for k, v in result.outcomes.items() if k != "mother_baby"}, band=20, per_dataset=3)
+    assert not sample.is_empty()
+    assert not {"forename", "surname", "dob", "nhs_number", "postcode"} & set(sample.columns)
+    secure = with_identifiers(sample, inputs)
+    assert {"record_forename", "spine_forename", "spine_dob"} <= set(secure.columns)
+    assert secure["spine_dob"].null_count() == 0

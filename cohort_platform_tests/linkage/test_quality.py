@@ -101,3 +101,15 @@ def test_report_shows_identifiers_only_when_given_the_secure_sample():
     secure = render_markdown([q], secure_clerical=pl.DataFrame({"record_forename": ["AMY"]}))
     assert "SECURE" in secure and "AMY" in secure
     assert q.metadata()["hes_apc/estimated_precision"] == pytest.approx(0.99)
+
+
+def test_the_calibrated_prior_matches_the_share_of_records_the_model_expects_to_match():
+    from cohort_platform.linkage.probabilistic import calibrate_prior
+
+    # 90 records with one overwhelming candidate each, 10 with only weak ones, 1000 persons
+    strong = [(f"r{i}", 40.0) for i in range(90)]
+    weak = [(f"w{i}", 0.0) for i in range(10)]
+    pairs = pl.DataFrame(strong + weak, schema={"right_id": pl.String, "bayes_factor_log2": pl.Float64}, orient="row")
+    prior, share = calibrate_prior(pairs, n_left=1000, n_right=100)
+    assert share == pytest.approx(0.9, abs=1e-3)
+    assert prior == pytest.approx(share / 1000)

@@ -2,10 +2,11 @@
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohort_platform.linkage.resolve import ThresholdRule, choose_threshold, resolve_links
+from cohort_platform.linkage.resolve import ThresholdRule, choose_threshold, posterior_threshold, resolve_links
 
 
 def pairs(rows, slot=False):
@@ -24,19 +25,28 @@ def decided(out):
 def test_threshold_is_the_valley_between_the_two_modes():
     rng = np.random.default_rng(0)
     weights = np.concatenate([rng.normal(-2, 1.0, 3000), rng.normal(14, 1.5, 3000)])
-    assert 5 <= choose_threshold(weights) <= 8
+    assert 5 <= choose_threshold(weights, match_share=0.5) <= 8
 
 
-def test_threshold_falls_back_to_the_default_without_a_non_match_mode():
+def test_without_unmatched_records_the_threshold_is_the_posterior_rule():
     weights = np.random.default_rng(0).normal(20, 2, 1000)
-    assert choose_threshold(weights, ThresholdRule(default=6.5)) == 6.5
+    assert choose_threshold(weights, match_share=0.999) == pytest.approx(posterior_threshold(0.999))
+
+
+def test_the_posterior_threshold_rises_as_more_records_are_unmatched():
+    closed, open_ = posterior_threshold(0.999), posterior_threshold(0.85)
+    assert closed < 1 < 3.5 < open_ < 4.5
+    # at the threshold a lone candidate has odds 99:1 against "not on the spine or missed by blocking"
+    s, rule = 0.85, ThresholdRule()
+    odds = 2 ** open_ / ((1 - s) + s * (1 - rule.blocking_recall))
+    assert odds == pytest.approx(rule.posterior / (1 - rule.posterior))
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(-30, 40), min_size=0, max_size=400))
-def test_threshold_stays_within_its_bounds(weights):
+@given(st.lists(st.floats(-30, 40), min_size=0, max_size=400), st.floats(0, 1))
+def test_threshold_stays_within_its_bounds(weights, share):
     rule = ThresholdRule()
-    assert rule.lowest <= choose_threshold(np.array(weights), rule) <= rule.highest
+    assert rule.lowest <= choose_threshold(np.array(weights), rule, match_share=share) <= rule.highest
 
 
 def test_the_best_candidate_above_the_threshold_links():
@@ -97,3 +107,32 @@ def test_resolution_never_links_a_record_twice_or_a_person_twice_per_slot(rows, 
     if one_to_one:
         slots = linked.join(p.select("record_id", "person_id", "slot").unique(), on=["record_id", "person_id"])
         assert slots.select("person_id", "slot").is_unique().all()
+
+
+def test_threshold_cuts_next_to_the_non_match_mode_when_matches_have_two_modes():
+    # matches whose postcode agrees (~16) and whose family moved (~9); non-matches around 0.5
+    rng = np.random.default_rng(1)
+    weights = np.concatenate([rng.normal(0.5, 1.0, 800), rng.normal(9, 0.8, 1500), rng.normal(16, 1.5, 4000)])
+    t = choose_threshold(weights, match_share=0.9)
+    assert posterior_threshold(0.9) < t <= 7
+
+
+def test_a_handful_of_low_weights_is_not_a_non_match_mode():
+    rng = np.random.default_rng(2)
+    weights = np.concatenate([rng.normal(-1, 1.0, 5), rng.normal(6, 0.8, 300), rng.normal(16, 1.5, 2000)])
+    assert choose_threshold(weights, match_share=0.9) == pytest.approx(posterior_threshold(0.9))
+
+
+def test_two_entities_of_one_person_may_link_when_their_slots_do_not_overlap():
+    # one child, two UPNs (a new UPN after a move): 2014-2016 under one, 2017-2019 under the other
+    p = pairs([("upn_a", "p1", 15), ("upn_b", "p1", 14)])
+    slots = pl.DataFrame({"record_id": ["upn_a"] * 3 + ["upn_b"] * 3, "year": [2014, 2015, 2016, 2017, 2018, 2019]})
+    out = resolve_links(p, threshold=3, margin=3, one_to_one=True, slots=slots)
+    assert decided(out) == {"upn_a": ("p1", "linked"), "upn_b": ("p1", "linked")}
+
+
+def test_two_entities_sharing_a_slot_contest_the_person():
+    p = pairs([("upn_a", "p1", 15), ("upn_b", "p1", 14), ("upn_b", "p2", 2)])
+    slots = pl.DataFrame({"record_id": ["upn_a", "upn_a", "upn_b", "upn_b"], "year": [2014, 2015, 2015, 2016]})
+    out = resolve_links(p, threshold=3, margin=3, one_to_one=True, slots=slots)
+    assert {r: v[1] for r, v in decided(out).items()} == {"upn_a": "ambiguous", "upn_b": "ambiguous"}

@@ -2,7 +2,9 @@
 
 import polars as pl
 
-from cohort_platform.linkage.spine import candidate_records, connected_components, deduplicate_births, spine_for_year
+from cohort_platform.linkage.spine import (
+    candidate_records, connected_components, deduplicate_births, enrich_spine, spine_for_year,
+)
 from cohort_platform_tests.linkage.factories import d, ids
 
 TWIN_A = dict(record_id="b1", nhs_number="4000000001", forename="AMY", surname="KHAN", dob=d("2010-03-04"), sex="2",
@@ -47,3 +49,17 @@ def test_spine_for_year_takes_every_registration_of_the_years_persons():
     spine = deduplicate_births(births)
     assert sorted(spine_for_year(spine, 2010)["record_id"]) == ["b1", "b9"]
     assert spine_for_year(spine, 2009).is_empty()
+
+
+def test_aliases_add_what_other_datasets_saw_of_a_person():
+    spine = deduplicate_births(ids("births", [TWIN_A, TWIN_B]))
+    observed = pl.DataFrame({"person_id": ["b1", "b1", "b2"], "forename": ["AMES", None, "ZOE"],
+                             "surname": ["KHAN SMITH", None, "KHAN"], "postcode": [None, "TS9 9ZZ", "TS1 1AB"]})
+    out = enrich_spine(spine, observed)
+    aliases = out.filter(pl.col("duplicate_rule") == "alias").sort("postcode", nulls_last=True)
+    # the registration fills what the observing record lacked; nothing already on the spine is repeated
+    assert aliases.select("person_id", "forename", "surname", "postcode").rows() == [
+        ("b1", "AMES", "KHAN SMITH", "TS1 1AB"), ("b1", "AMY", "KHAN", "TS9 9ZZ")]
+    assert set(aliases["dob"]) == {TWIN_A["dob"]} and set(aliases["nhs_number"]) == {TWIN_A["nhs_number"]}
+    assert aliases["postcode_district"].to_list() == ["TS1", "TS9"]
+    assert not aliases["is_kept"].any()
