@@ -20,7 +20,7 @@ the digits as delivered so the probabilistic model can still credit a near miss 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -67,7 +67,6 @@ class IdentifierSource:
     fixed_role: str | None = None
     mother_episode_types: tuple[str, ...] = ()  # HES: epitype values that are the mother's episode
     constant_event_date: dt.date | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 SOURCES: dict[str, IdentifierSource] = {

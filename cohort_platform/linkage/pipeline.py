@@ -89,6 +89,7 @@ class LinkageSettings:
     edge_days: int = 1
     maternal_window_days: int = 365
     enrich_spine: bool = True  # add the names and postcodes confident links have seen (spine.enrich_spine)
+    keep_pairs_within: float = 5.0  # DatasetOutcome.pairs keeps pairs this close to the threshold
 
 
 @dataclass
@@ -97,7 +98,7 @@ class DatasetOutcome:
 
     dataset: str
     decisions: pl.DataFrame  # record_id, person_id, match_weight, match_probability, runner_up_weight, decision
-    pairs: pl.DataFrame  # record_id, spine_record_id, person_id, match_weight, match_probability, gamma_*
+    pairs: pl.DataFrame  # near-threshold pairs: record_id, spine_record_id, person_id, match_weight, ..., gamma_*
     threshold: float
     model: dict[str, Any]
     prior: float
@@ -214,6 +215,8 @@ def link_probabilistically(
         )
         .drop("__entity", "__sig", "__scored")
     )
+    # keep the pairs a clerical reviewer might look at, not every scored pair of a large dataset
+    pairs = pairs.filter((pl.col("match_weight") - threshold).abs() <= settings.keep_pairs_within)
     pairs = pairs.drop("record_id", "__sig").rename({"first_record_id": "record_id"})
     return DatasetOutcome(
         dataset=dataset, decisions=per_record, pairs=pairs, threshold=threshold, model=scored.model,

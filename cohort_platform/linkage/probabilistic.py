@@ -96,20 +96,23 @@ PERSON_MODEL = ModelSpec(
     ),
     training=(
         block("nhs_number"),
-        block("forename", "surname", "postcode_district"),
-        block("dob", "forename"),
-        block("dob", "surname"),
+        block("forename", "surname", "postcode"),
+        block("dob", "forename", "postcode"),
+        block("dob", "surname", "postcode"),
+        block("forename", "surname", "dob"),
         block("dob", "postcode"),
-        block("dob", "sex"),
+        block("dob", "sex", "postcode_district"),
         block("postcode"),
     ),
 )
 """A child's record against the births spine. Never blocks on date of birth alone (prediction).
 
 Training blocks are tried in order until every comparison has been estimated from pairs not blocked
-on it; each is chosen so that a good share of its pairs are matches (EM on a block where almost every
-pair is a non-match, such as forename + surname across a whole birth year, converged to a "match" class
-that was really "same postcode" and put the date of birth's m at 0.27)."""
+on it; each combines three identifiers (two of them a full postcode and a name where the dataset has
+them) so that nearly all of its pairs are matches at any scale. EM on a
+block where most pairs are non-matches converges to a "match" class that is something else: forename +
+surname across a birth year put the date of birth's m at 0.27 (20,000 children); date of birth +
+forename put the surname's m at 0.16 (300,000 children, where some 16 Olivias are born each day)."""
 
 
 @dataclass
@@ -182,7 +185,7 @@ def _train(linker: Linker, spec: ModelSpec) -> list[str]:
             unestimated -= estimates
         except Exception as exc:  # noqa: BLE001
             linker._settings_obj.core_model_settings = saved
-            logging.getLogger(__name__).info("EM on %s skipped: %s", b.name, exc)
+            logging.getLogger(__name__).warning("EM on %s skipped: %s", b.name, exc)
     return trained
 
 

@@ -44,6 +44,7 @@ class ThresholdRule:
     smoothing_bins: int = 3
     min_mode_records: int = 20  # a non-match mode must hold at least this many records ...
     min_mode_share: float = 0.02  # ... and reach this share of the match mode's height
+    max_mode_excess: float = 2.0  # records below a valley may be at most this many times those estimated unmatched
 
 
 def posterior_threshold(match_share: float, rule: ThresholdRule = ThresholdRule()) -> float:
@@ -78,13 +79,17 @@ def choose_threshold(best_weights: pl.Series | np.ndarray, rule: ThresholdRule =
     bin where several bins share the minimum, as in an empty gap). A mode needs `min_mode_records`
     records and `min_mode_share` of the match mode's height to count. In a closed population the low
     weights are true matches with little evidence (a family that moved, a nickname), not a separate
-    mode, and the posterior rule alone applies. The bounds keep a sparse histogram from putting the cut
-    somewhere absurd.
+    mode, and the posterior rule alone applies. A valley is also refused when far more records lie below
+    it than the model estimates unmatched (`max_mode_excess`): the matches themselves can have two modes
+    (postcode agreeing or not) and the valley between them is not the one sought. The bounds keep a
+    sparse histogram from putting the cut somewhere absurd.
     """
     floor = posterior_threshold(match_share, rule)
     w = np.asarray(best_weights, dtype=float)
     w = w[np.isfinite(w)]
     valley = _valley(w, rule) if (1 - match_share) >= rule.min_unmatched_share else None
+    if valley is not None and (w < valley).sum() > rule.max_mode_excess * (1 - match_share) * w.size:
+        valley = None  # far more records below it than the model thinks unmatched: not a non-match mode
     threshold = floor if valley is None else max(floor, valley)
     return float(np.clip(threshold, rule.lowest, rule.highest))
 
