@@ -246,7 +246,7 @@ def run_synthetic(children: int, years: list[int], seed: int, workdir: Path, war
         con.close()
         timings[f"link {years[-1]} (trained models)"] = time.perf_counter() - t
     peak = rss_gb("VmHWM")
-    metrics = evaluate(link_map, truth_dir, records, extra["hes_epistart"])
+    metrics = evaluate(link_map, truth_dir, records, extra["hes_epistart"], identifiers)
     blocking = blocking_recall_on_truth(inputs, spine, truth_dir, years)
     return {"metrics": metrics, "timings": timings, "peak_rss_gb": peak, "rss_before_link_gb": rss_before,
             "results": results, "records": {k: len(v) for k, v in records.items()}, "blocking": blocking}
@@ -277,8 +277,40 @@ def blocking_recall_on_truth(inputs, spine: pl.DataFrame, truth_dir: Path, years
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
-def evaluate(link_map: pl.DataFrame, truth_dir: Path, records: dict[str, pl.Series], hes_epistart: pl.DataFrame) -> dict:
-    """Per dataset, against truth: precision and recall of child links, twin false-match rate;
+def indistinguishable_twin_records(ids: pl.DataFrame, truth: pl.DataFrame, persons: pl.DataFrame,
+                                   births_ids: pl.DataFrame, births_truth: pl.DataFrame) -> pl.Series:
+    """record_ids of a dataset that no method could attribute to one twin rather than the other.
+
+    A record of a twin is indistinguishable when it carries no NHS number (valid or not) and, on every
+    identifier it does carry, the twin's birth registration and the co-twin's agree: same sex, and the
+    same forename and surname where the record has them (twins share date of birth, surname and the
+    address at birth). Same-sex twins in HES or MHSDS without an NHS number (no names there) are the
+    common case; the generator also draws identically named twins now and then."""
+    reg = (
+        births_ids.join(births_truth.select("record_id", "person_id"), on="record_id")
+        .unique("person_id", keep="first").select("person_id", "forename", "surname", "sex")
+    )
+    kids = persons.filter(pl.col("role") == "child") if "role" in persons.columns else persons
+    kids = kids.filter(pl.col("mother_id").is_not_null()).select("person_id", "mother_id", "dob")
+    pairs = (
+        kids.join(kids, on=["mother_id", "dob"], suffix="_twin").filter(pl.col("person_id") != pl.col("person_id_twin"))
+        .join(reg, on="person_id").join(reg.rename(lambda c: c if c == "person_id" else f"{c}_twin")
+                                        .rename({"person_id": "person_id_twin"}), on="person_id_twin")
+    )
+    rows = ids.join(truth.select("record_id", "person_id"), on="record_id").join(pairs, on="person_id")
+    nhs = [c for c in ("nhs_number", "nhs_number_any") if c in rows.columns]
+    same = [pl.col("sex") == pl.col("sex_twin")]
+    for c in ("forename", "surname"):
+        if c in ids.columns:
+            same.append(pl.col(c).is_null() | (pl.col(c) == pl.col(f"{c}_twin")).fill_null(False))
+    no_nhs = pl.all_horizontal(pl.col(c).is_null() for c in nhs) if nhs else pl.lit(True)
+    return rows.filter(no_nhs & pl.all_horizontal(same))["record_id"].unique()
+
+
+def evaluate(link_map: pl.DataFrame, truth_dir: Path, records: dict[str, pl.Series], hes_epistart: pl.DataFrame,
+             identifiers: dict[str, pl.DataFrame] | None = None) -> dict:
+    """Per dataset, against truth: precision and recall of child links, twin false-match rate, and the
+    recall over the records some method could link (`indistinguishable_twin_records` left out);
     mother-baby coverage and false rate."""
     persons = _truth(truth_dir / "persons.parquet")
     births_truth = _truth(truth_dir / "births.parquet")
@@ -297,6 +329,7 @@ def evaluate(link_map: pl.DataFrame, truth_dir: Path, records: dict[str, pl.Seri
         truth = _truth(path)
         if "role" in truth.columns:
             truth = truth.filter(pl.col("role") == "child")
+        truth_raw = truth
         truth = truth.select("record_id", pl.col("person_id").alias("true_person")).join(true_to_spine, on="true_person", how="left")
         got = link_map.filter((pl.col("dataset") == ds) & (pl.col("role") == "child")).select("record_id", "person_id", "step")
         rows = got.join(truth, on="record_id", how="left")
@@ -304,6 +337,11 @@ def evaluate(link_map: pl.DataFrame, truth_dir: Path, records: dict[str, pl.Seri
         correct = linked.filter(pl.col("person_id") == pl.col("spine_person")).height
         linkable = truth.filter(pl.col("spine_person").is_not_null()).filter(
             pl.col("record_id").is_in(records[ds].implode()))
+        hidden = (indistinguishable_twin_records(identifiers[ds], truth_raw, persons, identifiers["births"], births_truth)
+                  if identifiers and ds in identifiers and ds != "births" else pl.Series("record_id", [], pl.String))
+        distinguishable = linkable.filter(~pl.col("record_id").is_in(hidden.implode()))
+        correct_d = linked.filter(pl.col("person_id") == pl.col("spine_person")).filter(
+            ~pl.col("record_id").is_in(hidden.implode())).height
         twin_rows = rows.filter(pl.col("true_person").is_in(twin_people.implode()))
         twin_linked = twin_rows.filter(pl.col("person_id").is_not_null())
         out[ds] = {
@@ -313,6 +351,8 @@ def evaluate(link_map: pl.DataFrame, truth_dir: Path, records: dict[str, pl.Seri
             "wrong": linked.height - correct,
             "precision": correct / linked.height if linked.height else None,
             "recall": correct / linkable.height if linkable.height else None,
+            "indistinguishable": linkable.height - distinguishable.height,
+            "recall_distinguishable": correct_d / distinguishable.height if distinguishable.height else None,
             "twin_records_linked": twin_linked.height,
             "twin_false": (twin_linked.filter(pl.col("person_id") != pl.col("spine_person").fill_null("")).height
                            / twin_linked.height) if twin_linked.height else None,
@@ -384,13 +424,17 @@ def show_synthetic(out: dict, children: int, years: list[int]) -> None:
     print(f"\nSynthetic: {children:,} children per year, birth years {years}")
     print(f"targets: precision >= {100 * TARGETS['precision']}%, recall >= {100 * TARGETS['recall']}%, "
           f"twin false <= {100 * TARGETS['twin_false']}%")
-    print(f"{'dataset':<13}{'records':>9}{'linkable':>9}{'linked':>8}{'wrong':>7}{'precision':>11}{'recall':>10}{'twin false':>11}  steps")
+    print("recall*: over the records some method could link (twins' records that carry nothing to tell the twins"
+          " apart left out; their number in 'twin-hid')")
+    print(f"{'dataset':<13}{'records':>9}{'linkable':>9}{'linked':>8}{'wrong':>7}{'precision':>11}{'recall':>10}"
+          f"{'twin-hid':>9}{'recall*':>10}{'twin false':>11}  steps")
     for ds, r in m.items():
         if ds == "mother_baby":
             continue
         steps = ", ".join(f"{k}={v}" for k, v in sorted(r["by_step"].items()))
         print(f"{ds:<13}{r['records']:>9}{r['linkable']:>9}{r['linked']:>8}{r['wrong']:>7}{_fmt(r['precision']):>11}"
-              f"{_fmt(r['recall']):>10}{_fmt(r['twin_false']):>11}  {steps}")
+              f"{_fmt(r['recall']):>10}{r['indistinguishable']:>9}{_fmt(r['recall_distinguishable']):>10}"
+              f"{_fmt(r['twin_false']):>11}  {steps}")
     mb = m["mother_baby"]
     print(f"mother-baby: births {mb['births']}, with a delivery {mb['births_with_delivery']} "
           f"(coverage {_fmt(mb['coverage'])}), false {mb.get('false', '-')} ({_fmt(mb.get('false_rate'))})")

@@ -80,6 +80,7 @@ PERSON_MODEL = ModelSpec(
         Field("dob", "date"),
         Field("sex", "sex"),
         Field("postcode", "postcode", district_column="postcode_district"),
+        Field("mother_dob", "date"),  # family evidence where a dataset names the mother (the survey)
     ),
     blocking=(
         block("nhs_number"),
@@ -93,6 +94,7 @@ PERSON_MODEL = ModelSpec(
         block("dob", "surname"),
         block("dob", "sex", "substr(forename, 1, 1)", "substr(surname, 1, 1)", name="dob+sex+initials",
               needs=("dob", "sex", "forename", "surname")),
+        block("dob", "mother_dob"),
     ),
     training=(
         block("nhs_number"),
