@@ -214,3 +214,12 @@ DOB_TRANSPOSED_IN_DISTRICT = Block(
     ),
     needs=("dob", "postcode_district"),
 )
+
+DOB_TRANSPOSED_SAME_NAMES = Block(
+    name="dob_transposed+names",
+    condition=(
+        "l.forename = r.forename AND l.surname = r.surname AND year(l.dob) = year(r.dob) "
+        "AND month(l.dob) = day(r.dob) AND day(l.dob) = month(r.dob)"
+    ),
+    needs=("dob", "forename", "surname"),
+)

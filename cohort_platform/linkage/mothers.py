@@ -52,7 +52,10 @@ MOTHER_BABY_MODEL = ModelSpec(
     ),
     blocking=(
         block("mother_nhs_number"),
-        block("mother_dob", "year(baby_dob)", name="mother_dob+birth_year", needs=("mother_dob", "baby_dob")),
+        # the mother's date of birth with the birth month, not the birth year: some 70 mothers born on one
+        # day give birth in any year in England, so that rule's pairs grew with the square of the births
+        block("mother_dob", "month(baby_dob)", name="mother_dob+birth_month", needs=("mother_dob", "baby_dob")),
+        block("mother_dob", "postcode_district"),
         block("postcode", "year(baby_dob)", name="postcode+birth_year", needs=("postcode", "baby_dob")),
         block("baby_dob", "birthweight"),
         block("baby_dob", "postcode_district"),
