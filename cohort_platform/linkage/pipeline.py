@@ -303,13 +303,18 @@ def _apply_key_rules(keyed: dict[str, pl.DataFrame], child: pl.DataFrame) -> pl.
             records = keyed[rule.name]
             if records.is_empty():
                 continue
-            vouched = records.filter(pl.col("dataset").is_in(rule.sources)).join(linked, on=["dataset", "record_id"])
-            key_map = key_person_map(vouched, rule.key)
-            got = (
-                records.filter(pl.col("dataset").is_in(rule.targets))
-                .join(key_map, on=rule.key)
-                .join(linked, on=["dataset", "record_id"], how="anti")
+            # only the keys of records still unlinked can give anything: restrict both sides to them
+            # first (after the first datasets most records are linked, and a school census is large)
+            open_targets = records.filter(pl.col("dataset").is_in(rule.targets)).join(
+                linked, on=["dataset", "record_id"], how="anti")
+            if open_targets.is_empty():
+                continue
+            open_keys = open_targets.select(rule.key).unique()
+            vouched = (
+                records.filter(pl.col("dataset").is_in(rule.sources)).join(open_keys, on=rule.key, how="semi")
+                .join(linked, on=["dataset", "record_id"])
             )
+            got = open_targets.join(key_person_map(vouched, rule.key), on=rule.key)
             if not got.is_empty():
                 found.append(got.select("dataset", "record_id", "person_id", pl.lit(rule.name).alias("step")))
         if not found:
