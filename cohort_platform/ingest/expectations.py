@@ -84,7 +84,7 @@ def run_expectations(frame: pl.DataFrame, expectations: list[Expectation]) -> li
         return []
     gx, batch_definition = _batch_definition()
     columns = sorted({e.column for e in expectations} & set(frame.columns))
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame.select(columns).to_pandas()})
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": _for_pandas_engine(frame.select(columns))})
     suite = gx.ExpectationSuite(name="contract")
     missing: list[Outcome] = []
     for e in expectations:
@@ -109,6 +109,30 @@ def run_expectations(frame: pl.DataFrame, expectations: list[Expectation]) -> li
             error,
         ))
     return outcomes + missing
+
+
+# pandas' datetime64[ns] spans 1677-09-21 to 2262-04-11
+_NS_FIRST, _NS_LAST = dt.date(1678, 1, 1), dt.date(2262, 1, 1)
+
+
+def _for_pandas_engine(frame: pl.DataFrame):
+    """The pandas frame GX validates, in dtypes its pandas engine handles vectorised. Same values:
+
+    - dates as datetime64[ns]: polars dates arrive as datetime64[ms], and GX's between-expectation
+      compares any resolution but ns value by value in Python (seconds per million rows). A column
+      with a date outside the ns range keeps its resolution (slow but exact);
+    - text as categorical: GX fingerprints every batch by hashing the whole frame, and hashing a
+      categorical hashes its distinct values once instead of every row's string.
+    """
+    casts = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            first, last = frame[name].min(), frame[name].max()
+            if first is None or (first >= _NS_FIRST and last <= _NS_LAST):
+                casts.append(pl.col(name).cast(pl.Datetime("ns")))
+        elif dtype == pl.String:
+            casts.append(pl.col(name).cast(pl.Categorical))
+    return frame.with_columns(casts).to_pandas()
 
 
 def _snake(class_name: str) -> str:

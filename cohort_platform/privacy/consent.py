@@ -146,11 +146,17 @@ def apply_survey_consent(link_map: pl.DataFrame, survey: pl.DataFrame, dates: pl
         consented = pl.when(pl.col("group") == column).then(pl.col(column)).otherwise(consented)
     consented = pl.when(pl.col("group").is_in([ALWAYS, SURVEY])).then(True).otherwise(consented)
 
+    # Record dates matter only for the links of participants who withdrew: look up those alone
+    # (`dates` holds every record of every birth year; deduplicating all of it cost more than the rest).
+    withdrawn = people.filter(pl.col("withdrawn_date").is_not_null()).select("person_id", "role")
+    needed = link_map.join(withdrawn, on=["person_id", "role"], how="semi").select("dataset", "record_id").unique()
+    needed_dates = (dates.join(needed, on=["dataset", "record_id"], how="semi", maintain_order="left")
+                    .unique(["dataset", "record_id"], keep="first", maintain_order=True))
     marked = (
         link_map.with_row_index("_row")
         .with_columns(group.alias("group"))
         .join(people, on=["person_id", "role"], how="left")
-        .join(dates.unique(["dataset", "record_id"], keep="first"), on=["dataset", "record_id"], how="left")
+        .join(needed_dates, on=["dataset", "record_id"], how="left")
         .with_columns(
             pl.when(
                 pl.col("delete").fill_null(False)

@@ -138,6 +138,33 @@ def compact_secure_sets(secure_sets: Mapping[str, pl.Series | pl.DataFrame] | Se
     return SecureSets(out)
 
 
+def _secure_value_counts(frame: pl.DataFrame, columns: list[str], sets: Mapping[str, pl.Series]) -> dict[str, list[tuple[str, int]]]:
+    """Text column -> (set name, rows whose compacted value is in that secure set), for the hits only.
+
+    Each secure set is probed once per table, against the distinct compacted values of all the
+    table's text columns together: a secure set holds every record id, name and number of the secure
+    zone (millions), so hashing it once per column would cost far more than the scan itself. Only
+    the (usually empty) matched values are then looked up column by column."""
+    if not sets or not columns or frame.height == 0:
+        return {}
+    distinct = {c: frame[c].cast(pl.String).drop_nulls().unique() for c in columns}
+    keys = {c: _compact(values) for c, values in distinct.items()}
+    table_keys = pl.concat(list(keys.values())).drop_nulls().unique()
+    counts: dict[str, list[tuple[str, int]]] = {}
+    if table_keys.len() == 0:
+        return counts
+    for name, secure in sets.items():
+        matched = secure.filter(secure.is_in(table_keys.implode()).fill_null(False))  # hashes the table's keys, not the set
+        if matched.len() == 0:
+            continue
+        for column in columns:
+            hits = distinct[column].filter(keys[column].is_in(matched.implode()).fill_null(False))
+            if hits.len():
+                rows = int(frame[column].cast(pl.String).is_in(hits.implode()).sum())
+                counts.setdefault(column, []).append((name, rows))
+    return counts
+
+
 def scan_frame(
     table: str,
     frame: pl.DataFrame,
@@ -165,6 +192,7 @@ def scan_frame(
             on=person_column, how="left", maintain_order="left",
         )["_dob"]
 
+    secure_counts = _secure_value_counts(frame, [c for c, t in frame.schema.items() if _is_text(t)], sets)
     for column, dtype in frame.schema.items():
         values = frame[column]
         non_null = values.len() - values.null_count()
@@ -178,13 +206,8 @@ def scan_frame(
             add(column, "nhs_number", nhs)
             add(column, "upn", _rows_with_valid(values, UPN_PATTERN, canonical.upn_is_valid, lambda e: e.str.to_uppercase()))
             add(column, "postcode", int(values.str.contains(POSTCODE_PATTERN).sum()))
-            if sets:
-                distinct = values.drop_nulls().unique()
-                keys = _compact(distinct)
-                for name, secure in sets.items():
-                    hits = distinct.filter(keys.is_in(secure.implode()).fill_null(False))
-                    if hits.len():
-                        add(column, f"secure:{name}", int(values.is_in(hits.implode()).sum()))
+            for name, count in secure_counts.get(column, ()):
+                add(column, f"secure:{name}", count)
         elif _is_integer(dtype):
             wide = values.cast(pl.Int128) if dtype != pl.UInt64 else values
             ten_digits = values.filter((wide >= 1_000_000_000) & (wide <= 9_999_999_999)).cast(pl.String)

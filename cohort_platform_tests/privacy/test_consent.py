@@ -119,6 +119,11 @@ class TestWithdrawal:
         rows = survey([{"record_id": "S1", "role": "child", "withdrawn_date": dt.date(2030, 1, 1)}])
         assert "H1" not in linked(apply_survey_consent(link_map(CHILD_LINKS), rows, undated))
 
+    def test_a_record_dated_twice_is_judged_by_its_first_date(self):
+        twice = pl.concat([dates([("hes_apc", "H1", dt.date(2019, 1, 1))]), DATES])
+        rows = survey([{"record_id": "S1", "role": "child", "withdrawn_date": dt.date(2018, 1, 1)}])
+        assert "H1" not in linked(apply_survey_consent(link_map(CHILD_LINKS), rows, twice))
+
     def test_an_academic_year_still_running_at_withdrawal_is_not_linked(self):
         census = pl.DataFrame({"record_id": ["P1"], "academic_year": [2016]})
         when = record_dates({"npd_census": census})["record_date"].item()

@@ -125,6 +125,11 @@ class TestSecureZoneValues:
         found = rules(scan_frame("t", frame, secure_sets=secure_sets()))
         assert found[("a", "secure:nhs_number")] == 1 and found[("b", "secure:postcode")] == 1
 
+    def test_a_secure_value_is_counted_in_each_column_holding_it_and_in_no_other(self):
+        frame = pl.DataFrame({"a": ["Zoe", "ZOE", "Amir"], "b": ["Amir", "Amir", "zoë"], "c": ["Amir", None, "Ben"]})
+        found = rules(scan_frame("t", frame, secure_sets=secure_sets()))
+        assert found == {("a", "secure:name"): 2, ("b", "secure:name"): 1}
+
     def test_the_sets_come_from_the_clean_datasets_by_the_contracts_column_kinds(self):
         clean = {
             "births": pl.DataFrame({"record_id": ["B1"], "nhs_number": [NHS], "forename": ["ADA"], "surname": ["LOVELACE"],
