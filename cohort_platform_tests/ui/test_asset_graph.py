@@ -7,26 +7,19 @@ One webserver serves the whole module (about 15-25 s to load the code location).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from cohort_platform_tests.ui.live import ASSET_NODES, REPO, Server, graphql, serve
+
 FIXTURE_RAW = REPO / "cohort_platform_tests" / "fixtures" / "independent_raw"
 CHROMIUM = Path("/usr/bin/chromium")
-STARTUP_SECONDS = 90
 # raw extract -> clean -> identifiers -> link map -> opt-outs applied -> research table
 LINEAGE = ["raw/births", "clean/births", "secure/identifiers_births", "secure/link_map",
            "secure/cohort_link_map", "research/children"]
@@ -34,47 +27,8 @@ LINEAGE = ["raw/births", "clean/births", "secure/identifiers_births", "secure/li
 pytestmark = pytest.mark.ui
 
 
-@dataclass(frozen=True)
-class Webserver:
-    url: str
-    log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def graphql(url: str, query: str, timeout: float = 10) -> dict:
-    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        body = json.load(response)
-    assert "errors" not in body, body["errors"]
-    return body["data"]
-
-
-ASSET_NODES = "{ assetNodes { assetKey { path } dependencyKeys { path } groupName } }"
-
-
-def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Until the code location has loaded: GraphQL answers with asset nodes (bounded)."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"dagster-webserver exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if graphql(url, ASSET_NODES, timeout=5)["assetNodes"]:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, AssertionError):
-            pass
-        time.sleep(1)
-    pytest.fail(f"dagster-webserver did not serve the asset graph within {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory) -> Iterator[Webserver]:
+def webserver(tmp_path_factory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("ui")
     raw = tmp / "raw"
     shutil.copytree(FIXTURE_RAW, raw)
@@ -82,34 +36,8 @@ def webserver(tmp_path_factory) -> Iterator[Webserver]:
     shutil.copy(REPO / "dagster.yaml", tmp / "dagster_home" / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(tmp / "dagster_home"), "DAGSTER_DISABLE_TELEMETRY": "1",
            "COHORT_HOME": str(tmp / "home"), "COHORT_RAW_DIR": str(raw)}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp / "webserver.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        wait_until_serving(url, process, log)
-        graphql(url, "mutation { setNuxSeen }")  # else a "join the community" dialog covers the graph
-        yield Webserver(url=url, log=log)
-    finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the server's process group (it has children: the code server), SIGKILL after 10 s."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    with serve(["dagster-webserver"], env, tmp / "webserver.log") as server:
+        yield server
 
 
 def chromium(*args: str, profile: Path, timeout: float = 90) -> subprocess.CompletedProcess:

@@ -17,13 +17,16 @@
   has succeeded: the partitioned assets downstream of what it rebuilt, for the birth years in its
   `cohort/rebuild_birth_years` tag. Chaining on success, rather than queueing both at once, keeps the
   order whatever the run queue allows in parallel, and rebuilds nothing from a failed ingestion.
+- `outputs_after_birth_years` (a run status sensor) runs `build_cohort_outputs` once a birth-year run
+  that a delivery or a schedule started has succeeded and no birth-year run is queued or running:
+  the outputs read every birth year, so the last run of a batch refreshes them, once.
 
 The logic lives in `cohort_platform.orchestration.alerts` and `.deliveries` (plain, tested without
 Dagster); this module only reads the instance and the asset graph and builds requests.
 
-All default to STOPPED except the follower `birth_years_after_ingest`, which acts only on runs that a
-delivery or the quarterly schedule tagged, so it is harmless alone and never forgotten when they are
-turned on. Turn sensors on in the UI (Automation) with `dagster dev` running: it starts the daemon.
+All default to STOPPED except the two followers, `birth_years_after_ingest` and
+`outputs_after_birth_years`, which act only on runs that a delivery or a schedule tagged, so they are
+harmless alone and never forgotten when those are turned on. Turn sensors on in the UI (Automation) with `dagster dev` running: it starts the daemon.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from cohort_platform.orchestration.deliveries import (
     plan,
     scan,
 )
-from cohort_platform.orchestration.jobs import BIRTH_YEAR_JOB, SHARED_JOB
+from cohort_platform.orchestration.jobs import BIRTH_YEAR_JOB, OUTPUTS_JOB, SHARED_JOB
 from cohort_platform.orchestration.partitions import BIRTH_YEAR
 
 BIRTH_YEARS_TAG = "cohort/rebuild_birth_years"
@@ -61,6 +64,10 @@ PARTITION_TAG = "dagster/partition"
 CHECK_ALERTS_SENSOR = "check_failure_alerts"
 DELIVERY_SENSOR = "new_delivery_sensor"
 AFTER_INGEST_SENSOR = "birth_years_after_ingest"
+OUTPUTS_SENSOR = "outputs_after_birth_years"
+FOLLOWER_INTERVAL_SECONDS = 10
+"""How often the two followers read run events: each link of delivery -> ingestion -> birth years ->
+outputs waits at most this long (Dagster's default, 30 s, would add a minute to every delivery)."""
 
 
 # ------------------------------------------------------------------------------- check alerts
@@ -158,14 +165,18 @@ def _materializable(keys: Iterable[dg.AssetKey], asset_graph: Any) -> list[dg.As
 def affected_assets(
     raw_keys: Sequence[dg.AssetKey], asset_graph: Any, partitioned: dg.AssetSelection | None
 ) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
-    """The materializable assets downstream of the changed raw extracts: (not partitioned, partitioned)."""
+    """The materializable assets downstream of the changed raw extracts: (shared, partitioned).
+
+    Shared: those upstream of every birth year (ingestion and what it feeds). The unpartitioned assets
+    downstream of the birth years (the outputs, which read every year) are neither: they must wait
+    for the birth-year runs, and `outputs_after_birth_years` runs them after the last one."""
     present = [k for k in raw_keys if asset_graph.has(k)]
     if not present:
         return [], []
     downstream = dg.AssetSelection.assets(*present).downstream(include_self=False)
     if partitioned is None:
         return _materializable(downstream.resolve(asset_graph), asset_graph), []
-    shared = _materializable((downstream - partitioned).resolve(asset_graph), asset_graph)
+    shared = _materializable((downstream - partitioned.downstream()).resolve(asset_graph), asset_graph)
     split = _materializable((downstream & partitioned).resolve(asset_graph), asset_graph)
     return shared, split
 
@@ -305,6 +316,7 @@ def build_after_ingest_sensor(
     birth_year_job: Any,
     name: str = AFTER_INGEST_SENSOR,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds: int = FOLLOWER_INTERVAL_SECONDS,
 ) -> dg.SensorDefinition:
     partitioned = birth_year_job.selection
     partitions_def = getattr(birth_year_job, "partitions_def", None) or BIRTH_YEAR
@@ -315,6 +327,7 @@ def build_after_ingest_sensor(
         monitored_jobs=[shared_job],
         request_job=birth_year_job,
         default_status=default_status,
+        minimum_interval_seconds=minimum_interval_seconds,
         description=(
             f"After a `{SHARED_JOB}` run tagged `{BIRTH_YEARS_TAG}` (by a delivery or the quarterly backfill) "
             "succeeds, runs the birth-year assets downstream of what it built, one run per birth year. "
@@ -332,19 +345,82 @@ def build_after_ingest_sensor(
     return _sensor
 
 
+# ------------------------------------------------------------------------ outputs after years
+PARTITION_RUNS_PENDING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+"""A birth-year run in these states will still write its partition. NOT_STARTED is left out: a run the
+daemon launches is QUEUED within its creating tick, so a NOT_STARTED run is one whose launch was abandoned."""
+OUTPUTS_RUNS_UNREAD = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING]
+"""An outputs run in these states has not read the research tables yet: it will see every finished year."""
+
+
+def outputs_request_after(run: Any, instance: dg.DagsterInstance, outputs_keys: Sequence[dg.AssetKey],
+                          outputs_job_name: str = OUTPUTS_JOB) -> dg.RunRequest | dg.SkipReason:
+    """The outputs run owed after a birth-year run succeeded, or why none is owed (yet).
+
+    Owed only for runs that a delivery or a schedule started (they carry `cohort/trigger`), once no
+    run of any birth year is queued or running (the outputs read every year: the last run of a batch
+    requests them, whatever order and parallelism the queue allows), and not when an outputs run
+    that has not yet read anything is already waiting."""
+    if TRIGGER_TAG not in run.tags:
+        return dg.SkipReason(f"run {run.run_id} was not started by a delivery or a schedule")
+    if not outputs_keys:
+        return dg.SkipReason("no output asset lies downstream of the birth years")
+    pending = [r for r in instance.get_runs(filters=dg.RunsFilter(statuses=PARTITION_RUNS_PENDING))
+               if PARTITION_TAG in r.tags and r.run_id != run.run_id]
+    if pending:
+        years = ", ".join(sorted({r.tags[PARTITION_TAG] for r in pending}))
+        return dg.SkipReason(f"birth-year run(s) still to finish ({years}): the last one requests the outputs")
+    waiting = instance.get_runs(filters=dg.RunsFilter(job_name=outputs_job_name, statuses=OUTPUTS_RUNS_UNREAD), limit=1)
+    if waiting:
+        return dg.SkipReason(f"outputs run {waiting[0].run_id} is waiting and will read every birth year")
+    tags = {TRIGGER_TAG: run.tags[TRIGGER_TAG], AFTER_RUN_TAG: run.run_id}
+    return dg.RunRequest(run_key=f"outputs-after:{run.run_id}", asset_selection=list(outputs_keys), tags=tags)
+
+
+def build_outputs_after_years_sensor(
+    birth_year_job: Any,
+    outputs_job: Any,
+    name: str = OUTPUTS_SENSOR,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds: int = FOLLOWER_INTERVAL_SECONDS,
+) -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        name=name,
+        monitored_jobs=[birth_year_job],
+        request_job=outputs_job,
+        default_status=default_status,
+        minimum_interval_seconds=minimum_interval_seconds,
+        description=(
+            f"After a `{BIRTH_YEAR_JOB}` run started by a delivery or a schedule succeeds, and no birth-year run "
+            f"is queued or running, runs `{OUTPUTS_JOB}` (the outputs read every birth year). "
+            "Acts on no other run, so it is on by default."
+        ),
+    )
+    def _sensor(context: dg.RunStatusSensorContext):
+        keys = _materializable(outputs_job.selection.resolve(context.repository_def.asset_graph),
+                               context.repository_def.asset_graph)
+        yield outputs_request_after(context.dagster_run, context.instance, keys, outputs_job.name)
+
+    return _sensor
+
+
 # ----------------------------------------------------------------------------------- assembly
 def job_named(jobs: Sequence[Any], name: str) -> Any | None:
     return next((j for j in jobs if getattr(j, "name", None) == name), None)
 
 
 def build_sensors(jobs: Sequence[Any]) -> list[dg.SensorDefinition]:
-    """Every sensor, given the jobs of `orchestration.jobs.build_jobs`: the birth-year follower only
-    when a partitioned job exists."""
+    """Every sensor, given the jobs of `orchestration.jobs.build_jobs`: the two followers only when a
+    partitioned job (and, for the outputs, an outputs job) exists."""
     shared = job_named(jobs, SHARED_JOB)
     birth_year = job_named(jobs, BIRTH_YEAR_JOB)
+    outputs = job_named(jobs, OUTPUTS_JOB)
     sensors = [build_check_alert_sensor()]
     if shared is not None:
         sensors.append(build_delivery_sensor(shared, birth_year))
         if birth_year is not None:
             sensors.append(build_after_ingest_sensor(shared, birth_year))
+    if birth_year is not None and outputs is not None:
+        sensors.append(build_outputs_after_years_sensor(birth_year, outputs))
     return sensors
