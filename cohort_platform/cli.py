@@ -63,14 +63,18 @@ def synth(raw_dir, truth_dir, birth_years, children_per_year, seed, cutoff, no_e
 @click.option("--home", type=click.Path(file_okay=False), default=None, help="Platform home (default: $COHORT_HOME or data/).")
 @click.option("--birth-years", default=None, help="Birth-year partitions to build, e.g. 2006-2008 (default: every year delivered).")
 @click.option("--cutoff", default=None, help="Data cut-off date (default: $COHORT_CUTOFF or 2025-03-31).")
-def build(raw_dir, home, birth_years, cutoff) -> None:
-    from cohort_platform.orchestration.build import run_build
+@click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Birth years built at once, each in its own process (about one per core; mind memory per birth year).")
+@click.option("--only", "only", type=click.Choice(["shared", "birth-years", "outputs"]), multiple=True,
+              help="Build only these stages (repeatable; default: all three, in order).")
+def build(raw_dir, home, birth_years, cutoff, parallel, only) -> None:
+    from cohort_platform.orchestration.build import STAGES, run_build
     from cohort_platform.orchestration.partitions import parse_birth_years
 
     settings = _settings(home, raw_dir, cutoff)
     years = parse_birth_years(birth_years) if birth_years else None
     started = dt.datetime.now()
-    summary = run_build(settings, years)
+    summary = run_build(settings, years, parallel=parallel, stages=only or STAGES)
     click.echo(summary.render())
     click.echo(f"took {(dt.datetime.now() - started).total_seconds():.0f} s; warehouse: {settings.warehouse_path}")
     sys.exit(0 if summary.ok else 1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,37 @@ def ensure_dagster_home(default: Path | None = None) -> Path:
 
 
 @dataclass
+class RunDigest:
+    """What the summary needs from one run, picklable so that a worker process can send it back."""
+
+    run_id: str
+    partition: str | None
+    materializations: list[tuple[str, str, dict]] = field(default_factory=list)  # (asset, key's first part, metadata)
+    checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # (asset, check, passed, severity)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (step, message)
+
+    @classmethod
+    def of(cls, result: dg.ExecuteInProcessResult, partition: str | None) -> "RunDigest":
+        digest = cls(run_id=result.run_id, partition=partition)
+        for event in result.get_asset_materialization_events():
+            mat = event.event_specific_data.materialization
+            meta = {k: _plain(getattr(v, "value", v)) for k, v in mat.metadata.items()}
+            digest.materializations.append((mat.asset_key.to_user_string(), mat.asset_key.path[0], meta))
+        for evaluation in result.get_asset_check_evaluations():
+            digest.checks.append((evaluation.asset_key.to_user_string(), evaluation.check_name,
+                                  evaluation.passed, evaluation.severity.value))
+        for event in result.get_step_failure_events():
+            error = event.step_failure_data.error
+            message = (error.message.strip().splitlines() or [""])[-1] if error else ""
+            digest.failures.append((event.step_key, message))
+        return digest
+
+
+def _plain(value):
+    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
+
+
+@dataclass
 class BuildSummary:
     rows: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
@@ -55,27 +86,26 @@ class BuildSummary:
         return not self.failed_steps and not self.blocking_failures
 
     def absorb(self, result: dg.ExecuteInProcessResult, partition: str | None) -> None:
-        self.runs.append(result.run_id)
-        suffix = f"[{partition}]" if partition else ""
-        for event in result.get_asset_materialization_events():
-            mat = event.event_specific_data.materialization
-            name = mat.asset_key.to_user_string() + suffix
-            meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+        self.add(RunDigest.of(result, partition))
+
+    def add(self, digest: RunDigest) -> None:
+        self.runs.append(digest.run_id)
+        suffix = f"[{digest.partition}]" if digest.partition else ""
+        for asset, first, meta in digest.materializations:
+            name = asset + suffix
             rows = meta.get("rows_accepted", meta.get("row_count", meta.get("dagster/row_count")))
             if rows is not None:
                 self.rows[name] = int(rows)
-            if "rows_quarantined" in meta and mat.asset_key.path[0] == "clean":
+            if "rows_quarantined" in meta and first == "clean":
                 self.quarantined[name] = int(meta["rows_quarantined"])
-        for evaluation in result.get_asset_check_evaluations():
-            name = f"{evaluation.asset_key.to_user_string()}{suffix}:{evaluation.check_name}"
-            if evaluation.passed:
+        for asset, check, passed, severity in digest.checks:
+            name = f"{asset}{suffix}:{check}"
+            if passed:
                 self.checks_passed.append(name)
             else:
-                self.checks_failed.append((name, evaluation.severity.value))
-        for event in result.get_step_failure_events():
-            error = event.step_failure_data.error
-            message = (error.message.strip().splitlines() or [""])[-1] if error else ""
-            self.failed_steps.append(f"{event.step_key}{suffix}: {message}")
+                self.checks_failed.append((name, severity))
+        for step, message in digest.failures:
+            self.failed_steps.append(f"{step}{suffix}: {message}")
 
     def render(self) -> str:
         lines = ["", "Build summary", "============="]
@@ -99,11 +129,24 @@ class BuildSummary:
         return "\n".join(lines)
 
 
+STAGES = ("shared", "birth-years", "outputs")
+
+
 def run_build(settings: Settings, birth_years: list[int] | None = None,
-              instance: dg.DagsterInstance | None = None) -> BuildSummary:
-    """Materialise the shared assets once, then each requested birth-year partition."""
+              instance: dg.DagsterInstance | None = None, parallel: int = 1,
+              stages: Sequence[str] = STAGES) -> BuildSummary:
+    """Materialise the shared assets once, then each requested birth-year partition, then the outputs.
+
+    `parallel` > 1 builds that many birth years at once, each in a process of its own (a birth-year
+    run writes only its own Parquet partitions and reads the warehouse, which many processes may
+    read at once). `stages` limits the build to some of "shared", "birth-years" and "outputs"."""
     from cohort_platform.definitions import build_defs
 
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown build stage(s) {sorted(unknown)}: choose from {', '.join(STAGES)}")
+    if parallel < 1:
+        raise ValueError(f"parallel must be at least 1, got {parallel}")
     if not settings.raw_dir.is_dir():
         raise FileNotFoundError(f"raw extract root {settings.raw_dir} does not exist (set --raw-dir or COHORT_RAW_DIR)")
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -112,22 +155,34 @@ def run_build(settings: Settings, birth_years: list[int] | None = None,
         instance = dg.DagsterInstance.get()
     defs = build_defs(settings)
     summary = BuildSummary()
-    print(f"Building shared assets (raw extracts from {settings.raw_dir})", file=sys.stderr, flush=True)
-    shared = defs.resolve_job_def(SHARED_JOB).execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False)
-    summary.absorb(shared, None)
+    if "shared" in stages:
+        print(f"Building shared assets (raw extracts from {settings.raw_dir})", file=sys.stderr, flush=True)
+        shared = defs.resolve_job_def(SHARED_JOB).execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False)
+        summary.absorb(shared, None)
 
     if summary.failed_steps:
         print("Skipping birth-year partitions: shared assets failed (see below)", file=sys.stderr, flush=True)
         summary.skipped_partitions = True
-    elif BIRTH_YEAR_JOB in {j.name for j in defs.resolve_all_job_defs()}:
-        job = defs.resolve_job_def(BIRTH_YEAR_JOB)
-        available = set(job.partitions_def.get_partition_keys())
+        return summary
+    if BIRTH_YEAR_JOB not in {j.name for j in defs.resolve_all_job_defs()}:
+        return summary
+    if "birth-years" in stages:
+        available = set(defs.resolve_job_def(BIRTH_YEAR_JOB).partitions_def.get_partition_keys())
         years = [str(y) for y in (birth_years or delivered_birth_years(settings))]
         for year in years:
             if year not in available:
                 raise ValueError(f"birth year {year} is not a partition (have {min(available)}-{max(available)})")
-            print(f"Building birth year {year}", file=sys.stderr, flush=True)
-            summary.absorb(job.execute_in_process(run_config=QUIET, instance=instance, partition_key=year, raise_on_error=False), year)
+        if parallel > 1 and len(years) > 1:
+            for digest in build_birth_years_in_processes(settings, years, instance, parallel):
+                summary.add(digest)
+        else:
+            job = defs.resolve_job_def(BIRTH_YEAR_JOB)
+            for year in years:
+                print(f"Building birth year {year}", file=sys.stderr, flush=True)
+                summary.absorb(job.execute_in_process(run_config=QUIET, instance=instance, partition_key=year,
+                                                      raise_on_error=False), year)
+        refresh_warehouse_views(settings)
+    if "outputs" in stages:
         if summary.failed_steps:
             print("Skipping outputs: a birth year failed (see below)", file=sys.stderr, flush=True)
         else:
@@ -135,6 +190,62 @@ def run_build(settings: Settings, birth_years: list[int] | None = None,
             summary.absorb(defs.resolve_job_def(OUTPUTS_JOB).execute_in_process(
                 run_config=QUIET, instance=instance, raise_on_error=False), None)
     return summary
+
+
+def build_birth_years_in_processes(settings: Settings, years: Sequence[str], instance: dg.DagsterInstance,
+                                   parallel: int, worker=None) -> list[RunDigest]:
+    """Each birth year in a fresh process (spawned: no state shared with this one), `parallel` at a
+    time; a persistent instance records every run, an ephemeral one gives each worker its own.
+
+    This process must hold no warehouse connection meanwhile: the workers open it read-only.
+    `worker(settings, year, instance_ref) -> RunDigest` must be importable by name (default: the
+    birth-year run, `build_birth_year_in_worker`)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ref = None if instance.is_ephemeral else instance.get_ref()
+    digests: list[RunDigest] = []
+    print(f"Building birth years {', '.join(years)}, {parallel} at a time in separate processes",
+          file=sys.stderr, flush=True)
+    with ProcessPoolExecutor(max_workers=min(parallel, len(years)), mp_context=multiprocessing.get_context("spawn"),
+                             max_tasks_per_child=1) as pool:
+        futures = {pool.submit(worker or build_birth_year_in_worker, settings, year, ref): year for year in years}
+        for future in as_completed(futures):
+            year = futures[future]
+            try:
+                digests.append(future.result())
+            except Exception as error:  # a worker that died (e.g. out of memory) fails its birth year only
+                digests.append(RunDigest(run_id=f"worker-{year}", partition=year,
+                                         failures=[(BIRTH_YEAR_JOB, f"worker process failed: {type(error).__name__}: {error}")]))
+    return sorted(digests, key=lambda d: d.partition or "")
+
+
+def build_birth_year_in_worker(settings: Settings, year: str, instance_ref) -> RunDigest:
+    """One birth-year run, in a worker process of `build_birth_years_in_processes`."""
+    from cohort_platform.definitions import build_defs
+
+    os.environ.update({"COHORT_HOME": str(settings.home), "COHORT_RAW_DIR": str(settings.raw_dir),
+                       "COHORT_CUTOFF": settings.cutoff.isoformat()})
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.ephemeral()
+    print(f"Building birth year {year} (process {os.getpid()})", file=sys.stderr, flush=True)
+    job = build_defs(settings).resolve_job_def(BIRTH_YEAR_JOB)
+    result = job.execute_in_process(run_config=QUIET, instance=instance, partition_key=year, raise_on_error=False)
+    return RunDigest.of(result, year)
+
+
+def refresh_warehouse_views(settings: Settings) -> list[str]:
+    """(Re)create the warehouse's views over the Parquet partitions (needs the write lock)."""
+    from cohort_platform.defs.resources import open_warehouse
+    from cohort_platform.orchestration.storage import refresh_partition_views
+
+    if not settings.warehouse_path.exists():
+        return []
+    con = open_warehouse(settings.warehouse_path, views=False)
+    try:
+        return refresh_partition_views(con, settings.home)
+    finally:
+        con.close()
 
 
 def delivered_birth_years(settings: Settings) -> list[int]:
@@ -145,7 +256,7 @@ def delivered_birth_years(settings: Settings) -> list[int]:
 
     if not settings.warehouse_path.exists():
         return []
-    con = open_warehouse(settings.warehouse_path)
+    con = open_warehouse(settings.warehouse_path, read_only=True)
     try:
         rows = con.execute("select distinct year(dob) from clean.births where dob is not null order by 1").fetchall()
     except duckdb.CatalogException:

@@ -38,15 +38,15 @@ def _ins() -> dict[str, dg.AssetIn]:
     deps=[environment_key(g) for g in ("no2", "pm25", "ndvi")] + [environment_key(ROADS)],
     partitions_def=BIRTH_YEAR,
     outs={
-        "histories": dg.AssetOut(key=HISTORIES, group_name="exposures", kinds={"duckdb"}, owners=OWNERS,
+        "histories": dg.AssetOut(key=HISTORIES, group_name="exposures", kinds={"duckdb", "parquet"}, owners=OWNERS,
                                  metadata={"partition_expr": BIRTH_YEAR_COLUMN},
                                  description="Monthly address spells of every child (birth to the cut-off) and of mothers in the 12 months "
                                              "before the birth, each with its source (docs/residential_histories.md). Secure zone: postcodes."),
-        "yearly": dg.AssetOut(key=YEARLY, group_name="exposures", kinds={"duckdb", "xarray", "geopandas"}, owners=OWNERS,
+        "yearly": dg.AssetOut(key=YEARLY, group_name="exposures", kinds={"duckdb", "parquet", "xarray", "geopandas"}, owners=OWNERS,
                               metadata={"partition_expr": BIRTH_YEAR_COLUMN},
                               description="Per child and calendar year: NO2, PM2.5, NDVI within 300 m, distance to the nearest major road and "
                                           "motorway, at home and at school (term time), time-weighted across moves and months."),
-        "pregnancy": dg.AssetOut(key=PREGNANCY, group_name="exposures", kinds={"duckdb", "xarray"}, owners=OWNERS,
+        "pregnancy": dg.AssetOut(key=PREGNANCY, group_name="exposures", kinds={"duckdb", "parquet", "xarray"}, owners=OWNERS,
                                  metadata={"partition_expr": BIRTH_YEAR_COLUMN},
                                  description="Per child and trimester (and the whole pregnancy): NO2 and PM2.5 at the mother's addresses; NDVI "
                                              "and road distance at the birth address."),

@@ -117,10 +117,10 @@ def _link_ins() -> dict[str, dg.AssetIn]:
             metadata={"partition_expr": BIRTH_YEAR_COLUMN},
             description="Every record of every dataset for the children of a birth year, once per role: dataset, record_id, "
                         "person_id (births record_id; empty if unlinked), role, match_probability, match_weight, step. "
-                        "Secure zone; also <home>/secure/link_map.parquet/birth_year=YYYY/.",
+                        "Secure zone: stored as <home>/secure/link_map/birth_year=YYYY/part-0.parquet.",
         ),
         "quality": dg.AssetOut(
-            key=QUALITY, group_name="linkage", kinds={"duckdb"}, owners=OWNERS,
+            key=QUALITY, group_name="linkage", kinds={"duckdb", "parquet"}, owners=OWNERS,
             metadata={"partition_expr": BIRTH_YEAR_COLUMN},
             description="Link rate per dataset and step for a birth year, with precision, recall, bias and the match-weight "
                         "histogram in metadata and in <home>/reports/linkage_quality_YYYY.md. No identifiers.",
@@ -148,9 +148,6 @@ def link_birth_year_asset(context: dg.AssetExecutionContext, settings: CohortSet
     link_map = result.link_map.with_columns(pl.lit(year, pl.Int64).alias(BIRTH_YEAR_COLUMN))
     problems = link_map_problems(result.link_map, result.candidates, result.spine["person_id"])
 
-    parquet_dir = cfg.secure_dir / "link_map.parquet" / f"{BIRTH_YEAR_COLUMN}={year}"
-    parquet_dir.mkdir(parents=True, exist_ok=True)
-    result.link_map.write_parquet(parquet_dir / "part-0.parquet")
     reports = cfg.home / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     report_md = render_markdown([quality])

@@ -51,7 +51,7 @@ def opt_out_list(opt_outs: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     },
     partitions_def=BIRTH_YEAR,
     metadata={"partition_expr": BIRTH_YEAR_COLUMN},
-    group_name="privacy", kinds={"duckdb"}, owners=OWNERS,
+    group_name="privacy", kinds={"duckdb", "parquet"}, owners=OWNERS,
     description="The link map researchers' tables are built from: opted-out children and their records removed, "
                 "opted-out mothers' own records removed, survey links limited to what participants consented to. Secure zone.",
     check_specs=[dg.AssetCheckSpec("no_opted_out_person", asset=COHORT_LINK_MAP, blocking=True,

@@ -5,8 +5,9 @@
   LSOA, LA, IMD and exposures are derived from them; no research table carries them.
 - `research/<table>` (partitioned by birth year): built from the cohort link map (opt-outs and
   consent applied) and content only, keyed by the research pseudonym (HMAC-SHA256 of the internal
-  person id, key from COHORT_PSEUDONYM_KEY or `<home>/secure/pseudonym.key`). Written to the
-  warehouse schema `research` and to `<home>/research_ready/<table>/birth_year=YYYY/`.
+  person id, key from COHORT_PSEUDONYM_KEY or `<home>/secure/pseudonym.key`). Stored, one Parquet
+  file per birth year, in `<home>/research_ready/<table>/birth_year=YYYY/` (the I/O manager: see
+  `orchestration.storage`), and queried in the warehouse through the views `research.<table>`.
 """
 
 import dagster as dg
@@ -85,10 +86,8 @@ def build_research_asset(table: str) -> dg.AssetsDefinition:
         frame = build_research_table(table, year, link_map.drop(BIRTH_YEAR_COLUMN, strict=False), frames, key.pseudonymise)
         if BIRTH_YEAR_COLUMN not in frame.columns:
             frame = frame.with_columns(pl.lit(year, pl.Int64).alias(BIRTH_YEAR_COLUMN))
-        out_dir = cfg.home / "research_ready" / table / f"{BIRTH_YEAR_COLUMN}={year}"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        frame.drop(BIRTH_YEAR_COLUMN).write_parquet(out_dir / "part-0.parquet")
-        return dg.Output(frame, metadata={"dagster/row_count": frame.height, "parquet": str(out_dir)})
+        # the I/O manager stores the partition as <home>/research_ready/<table>/birth_year=YYYY/part-0.parquet
+        return dg.Output(frame, metadata={"dagster/row_count": frame.height})
 
     return _research
 
