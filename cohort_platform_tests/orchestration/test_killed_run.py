@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,9 +22,9 @@ import pytest
 
 from cohort_platform.contract.datasets import DATASETS
 from cohort_platform.ingest.pipeline import ingest
+from cohort_platform_tests.sandbox import sandbox
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE_RAW = REPO / "cohort_platform_tests" / "fixtures" / "independent_raw"
 CUTOFF = "2025-03-31"
 KILL_AFTER = "done   research__children"  # partition rows written, the partition run still going
 BUILD_TIMEOUT = 600  # generous: about 75 s alone on 2 cores, much longer beside other heavy jobs
@@ -80,12 +79,8 @@ def start_build_and_kill_it_midway(work: Workdir) -> tuple[int, list[str]]:
 @pytest.fixture(scope="module")
 def killed_then_rebuilt(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("killed_run")
-    raw = tmp / "raw"
-    shutil.copytree(FIXTURE_RAW, raw)
-    (tmp / "dagster_home").mkdir()
-    shutil.copy(REPO / "dagster.yaml", tmp / "dagster_home" / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(tmp / "dagster_home"), "DAGSTER_DISABLE_TELEMETRY": "1",
-           "COHORT_PSEUDONYM_KEY": "ab" * 32}
+    raw, env = sandbox(tmp)
+    env["COHORT_PSEUDONYM_KEY"] = "ab" * 32
     work = Workdir(raw=raw, home=tmp / "home", env=env)
     killed_rc, killed_lines = start_build_and_kill_it_midway(work)
     rebuilt = subprocess.run(build_command(work), cwd=REPO, env=env, capture_output=True, text=True,

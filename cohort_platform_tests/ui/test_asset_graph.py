@@ -16,9 +16,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from cohort_platform_tests.sandbox import sandbox
 from cohort_platform_tests.ui.live import ASSET_NODES, REPO, Server, graphql, serve
 
-FIXTURE_RAW = REPO / "cohort_platform_tests" / "fixtures" / "independent_raw"
 CHROMIUM = Path("/usr/bin/chromium")
 # raw extract -> clean -> identifiers -> link map -> opt-outs applied -> research table
 LINEAGE = ["raw/births", "clean/births", "secure/identifiers_births", "secure/link_map",
@@ -30,12 +30,8 @@ pytestmark = pytest.mark.ui
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("ui")
-    raw = tmp / "raw"
-    shutil.copytree(FIXTURE_RAW, raw)
-    (tmp / "dagster_home").mkdir()
-    shutil.copy(REPO / "dagster.yaml", tmp / "dagster_home" / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(tmp / "dagster_home"), "DAGSTER_DISABLE_TELEMETRY": "1",
-           "COHORT_HOME": str(tmp / "home"), "COHORT_RAW_DIR": str(raw)}
+    raw, env = sandbox(tmp)
+    env.update(COHORT_HOME=str(tmp / "home"), COHORT_RAW_DIR=str(raw))
     with serve(["dagster-webserver"], env, tmp / "webserver.log") as server:
         yield server
 
