@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohort_platform.linkage.resolve import ThresholdRule, choose_threshold, posterior_threshold, resolve_links
+from cohort_platform.linkage.resolve import (
+    ThresholdRule, best_and_next, choose_threshold, posterior_threshold, resolve_links,
+)
 
 
 def pairs(rows, slot=False):
@@ -107,6 +109,32 @@ def test_resolution_never_links_a_record_twice_or_a_person_twice_per_slot(rows, 
     if one_to_one:
         slots = linked.join(p.select("record_id", "person_id", "slot").unique(), on=["record_id", "person_id"])
         assert slots.select("person_id", "slot").is_unique().all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(records, persons, st.sampled_from([2.0, 5.0, 8.0, 8.0, 12.0])), max_size=25),
+       st.booleans(), st.randoms(use_true_random=False))
+def test_the_decisions_do_not_depend_on_the_order_of_the_pairs_even_with_ties(rows, one_to_one, rnd):
+    # equal weights are common (two namesakes scored alike); ties must be decided the same way every run
+    p = pairs([(r, q, w, int(r[1:]) % 2) for r, q, w in rows], slot=True).unique(["record_id", "person_id"])
+    shuffled = p.sample(fraction=1.0, shuffle=True, seed=rnd.randint(0, 10_000))
+    a = resolve_links(p, threshold=3, margin=3, slot="slot", one_to_one=one_to_one).sort("record_id")
+    b = resolve_links(shuffled, threshold=3, margin=3, slot="slot", one_to_one=one_to_one).sort("record_id")
+    assert a.equals(b)
+
+
+def test_best_and_next_gives_each_group_its_best_row_and_the_next_weight():
+    frame = pl.DataFrame({"record_id": ["r1", "r1", "r1", "r2"], "person_id": ["p1", "p2", "p3", "p1"],
+                          "match_weight": [4.0, 9.0, 9.0, 1.0]})
+    best = best_and_next(frame, ["record_id"], "runner_up").sort("record_id")
+    assert best.select("record_id", "person_id", "match_weight", "runner_up").rows() == [
+        ("r1", "p2", 9.0, 9.0),  # a tie: the runner-up is as strong, and p2 comes before p3
+        ("r2", "p1", 1.0, None),
+    ]
+    every = best_and_next(frame, ["person_id"], "rival", keep_all=True)
+    assert every.filter(pl.col("person_id") == "p1").select("record_id", "__first", "rival").rows() == [
+        ("r1", True, 1.0), ("r2", False, None),
+    ]
 
 
 def test_threshold_cuts_next_to_the_non_match_mode_when_matches_have_two_modes():
