@@ -189,6 +189,7 @@ class Block:
     on: tuple[str, ...] = ()
     condition: str | None = None
     needs: tuple[str, ...] = ()
+    fallback: bool = False  # applied only to the records the other rules left without a settled candidate
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -201,9 +202,9 @@ class Block:
         return to_blocking_rule_creator(self.to_splink()).get_blocking_rule(DIALECT).blocking_rule_sql
 
 
-def block(*on: str, name: str | None = None, needs: tuple[str, ...] = ()) -> Block:
+def block(*on: str, name: str | None = None, needs: tuple[str, ...] = (), fallback: bool = False) -> Block:
     """`block("dob", "postcode_district")` -> a Block named "dob+postcode_district"."""
-    return Block(name=name or "+".join(on), on=tuple(on), needs=needs)
+    return Block(name=name or "+".join(on), on=tuple(on), needs=needs, fallback=fallback)
 
 
 DOB_TRANSPOSED_IN_DISTRICT = Block(

@@ -36,7 +36,7 @@ import polars as pl
 from splink import DuckDBAPI, Linker, SettingsCreator
 
 from cohort_platform.linkage.comparisons import (
-    DOB_TRANSPOSED_IN_DISTRICT, DOB_TRANSPOSED_SAME_NAMES, Block, Field, block,
+    DIALECT, DOB_TRANSPOSED_IN_DISTRICT, DOB_TRANSPOSED_SAME_NAMES, Block, Field, block,
 )
 
 logging.getLogger("splink").setLevel(logging.ERROR)
@@ -57,6 +57,9 @@ class ModelSpec:
     weight_floor: float = -3.0  # pairs below the lowest threshold less the margin can neither link nor compete
     initial_prior: float = 1e-4
     seed: int = 42
+    settled_bayes_factor: float = 20.0  # log2; records with a candidate this strong skip the fallback blocks
+    u_sample_records: int = 200_000  # u is estimated from random pairs of at most this many records a side
+    reach_ratio: float = 4.0  # a left side this many times the right is cut to the rows the blocks reach
     m_floor: float = 1e-3  # no agreement level is impossible for a match (a miscoded sex, a new typo)
 
     @property
@@ -97,10 +100,13 @@ PERSON_MODEL = ModelSpec(
         block("forename", "surname", "month(dob)", name="forename+surname+birth_month", needs=("forename", "surname", "dob")),
         block("forename", "surname", "postcode_district"),
         DOB_TRANSPOSED_SAME_NAMES,
-        block("dob", "forename"),
-        block("dob", "surname"),
+        # a changed name and a move: the candidates of these three grow with the children born each
+        # day (about 10 a record at 650,000 children), so they are searched only for the records the
+        # rules above left without a settled candidate (`settled_bayes_factor`)
+        block("dob", "forename", fallback=True),
+        block("dob", "surname", fallback=True),
         block("dob", "sex", "substr(forename, 1, 1)", "substr(surname, 1, 1)", name="dob+sex+initials",
-              needs=("dob", "sex", "forename", "surname")),
+              needs=("dob", "sex", "forename", "surname"), fallback=True),
         block("dob", "mother_dob"),
     ),
     training=(
@@ -171,14 +177,13 @@ def _settings(spec: ModelSpec, prior: float) -> SettingsCreator:
     )
 
 
-def _train(linker: Linker, spec: ModelSpec) -> list[str]:
-    """u by sampling, then m by EM on the training blocks in turn until every comparison has been
-    estimated from pairs not blocked on it; returns the blocks that trained.
+def _train_m(linker: Linker, spec: ModelSpec) -> list[str]:
+    """m by EM on the training blocks in turn until every comparison has been estimated from pairs not
+    blocked on it (u is fixed); returns the blocks that trained.
 
     A session that fails (no pairs; an m probability underflowing below 1e-300) is skipped, and the
     model restored: Splink removes the blocked comparisons from the linker's settings in place when a
     session starts, so a failed session would otherwise silently drop them from the model."""
-    linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_max_pairs, seed=spec.seed)
     trained = []
     unestimated = {f.column for f in spec.fields}
     for b in spec.training:
@@ -228,21 +233,42 @@ def fit_and_score(
     columns = sorted(spec.columns)
     tag = uuid.uuid4().hex[:8]
     con.execute("SET enable_progress_bar = false")
-    api = DuckDBAPI(con)
     trained_blocks: list[str] = []
     if model is None:
-        tables = [_register(api, train_left, LEFT, columns, f"{tag}_train"),
-                  _register(api, train_right, RIGHT, columns, f"{tag}_train")]
-        trainer = Linker(tables, _settings(spec, spec.initial_prior), log_level=None)
-        trained_blocks = _train(trainer, spec)
-        model = floor_m_probabilities(trainer.misc.save_model_to_json(), spec.m_floor, 1 / spec.u_max_pairs)
-        trainer.table_management.delete_tables_created_by_splink_from_db()
-        for t in tables:
-            t.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
-    api = DuckDBAPI(con)  # a fresh cache: the trainer's intermediate tables are gone
-    tables = [_register(api, left, LEFT, columns, f"{tag}_score"), _register(api, right, RIGHT, columns, f"{tag}_score")]
+        model, trained_blocks = _trained_model(con, spec, train_left, train_right, columns, tag)
+    model = dict(model)
+    model["trained_blocks"] = trained_blocks or model.get("trained_blocks", [])
+    prior0 = float(model.get("probability_two_random_records_match", spec.initial_prior))
     scoring_model = {k: v for k, v in model.items() if k not in ("linker_uid", "trained_blocks")}
-    scorer = Linker(tables, scoring_model, log_level=None)
+    main = [b for b in spec.blocking if not b.fallback] or list(spec.blocking)
+    fallback = [b for b in spec.blocking if b.fallback and b not in main]
+    frequencies = term_frequencies(spec, left, right)
+    pairs = _predict(con, left, right, columns, scoring_model, main, spec, f"{tag}_score", prior0, frequencies)
+    if fallback:
+        settled = settled_records(pairs, spec.settled_bayes_factor)["right_id"]
+        unsettled = right.filter(~pl.col("record_id").cast(pl.String).is_in(settled.implode()))
+        if not unsettled.is_empty():
+            more = _predict(con, left, unsettled, columns, scoring_model, [_excluding(b, main) for b in fallback], spec,
+                            f"{tag}_fallback", prior0, frequencies)
+            pairs = pl.concat([pairs, more]).unique(["left_id", "right_id"], keep="first", maintain_order=True)
+    prior, share = calibrate_prior(pairs, n_left=left.height, n_right=right.height) if calibrate else (prior0, float("nan"))
+    if calibrate and not pairs.is_empty():
+        pairs = with_prior(pairs, prior)
+    return Scored(pairs=pairs, model=model, prior=prior, match_share=share, spec=spec,
+                  n_left=left.height, n_right=right.height)
+
+
+def _predict(con: duckdb.DuckDBPyConnection, left: pl.DataFrame, right: pl.DataFrame, columns: list[str],
+             model: dict[str, Any], blocking: list[Block], spec: ModelSpec, tag: str, prior: float,
+             frequencies: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The pairs `blocking` generates, scored by the trained `model`: left_id, right_id, match_weight,
+    match_probability, bayes_factor_log2 and the comparison vector."""
+    left = reachable(con, left, right, blocking, spec.reach_ratio)
+    if left.is_empty():
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    rules = [{"blocking_rule": b.sql(), "sql_dialect": DIALECT} for b in blocking]
+    scorer, tables = _linker(con, left, right, columns, {**model, "blocking_rules_to_generate_predictions": rules},
+                             frequencies, tag)
     # large sides are scored in chunks (Splink's own chunking), so DuckDB never holds every blocked
     # pair with its comparison columns at once
     chunks = max(1, -(-right.height // spec.records_per_chunk))
@@ -250,21 +276,105 @@ def fit_and_score(
         threshold_match_weight=spec.weight_floor, num_chunks_left=1, num_chunks_right=chunks
     )
     raw = con.sql(_pairs_sql(predictions.physical_name, con)).pl()
-    scorer.table_management.delete_tables_created_by_splink_from_db()
+    _drop(scorer, tables)
+    return _oriented(raw).with_columns((pl.col("match_weight") - _log2_odds(prior)).alias("bayes_factor_log2"))
+
+
+def _trained_model(con: duckdb.DuckDBPyConnection, spec: ModelSpec, left: pl.DataFrame, right: pl.DataFrame,
+                   columns: list[str], tag: str) -> tuple[dict[str, Any], list[str]]:
+    """u from random pairs of a sample of each side (`u_sample_records`), then m by EM on the training
+    blocks over the left records those blocks can reach; returns the model (m floored) and the blocks
+    that trained. Term frequencies are those of the whole training sets, as Splink would compute them."""
+    frequencies = term_frequencies(spec, left, right)
+    u_linker, tables = _linker(con, _sample(left, spec.u_sample_records, spec.seed),
+                               _sample(right, spec.u_sample_records, spec.seed), columns,
+                               _settings(spec, spec.initial_prior), frequencies, f"{tag}_u")
+    u_linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_max_pairs, seed=spec.seed)
+    with_u = u_linker.misc.save_model_to_json()
+    _drop(u_linker, tables)
+    em_left = reachable(con, left, right, list(spec.training), spec.reach_ratio)
+    trainer, tables = _linker(con, em_left if not em_left.is_empty() else left, right, columns,
+                              {k: v for k, v in with_u.items() if k != "linker_uid"}, frequencies, f"{tag}_em")
+    trained = _train_m(trainer, spec)
+    model = floor_m_probabilities(trainer.misc.save_model_to_json(), spec.m_floor, 1 / spec.u_max_pairs)
+    _drop(trainer, tables)
+    return model, trained
+
+
+def _linker(con: duckdb.DuckDBPyConnection, left: pl.DataFrame, right: pl.DataFrame, columns: list[str],
+            settings: SettingsCreator | dict[str, Any], frequencies: dict[str, pl.DataFrame], tag: str
+            ) -> tuple[Linker, list]:
+    """A Splink linker of `left` and `right` with these term-frequency lookups (see `term_frequencies`)."""
+    api = DuckDBAPI(con)  # a fresh cache: earlier linkers' intermediate tables are gone
+    tables = [_register(api, left, LEFT, columns, tag), _register(api, right, RIGHT, columns, tag)]
+    linker = Linker(tables, settings, log_level=None)
+    for column, frame in frequencies.items():
+        lookup = api.register(frame.to_arrow(), table_name=f"__lk_{tag}_tf_{column}")
+        linker.table_management.register_term_frequency_lookup(lookup, column)
+        tables.append(lookup)
+    return linker, tables
+
+
+def _drop(linker: Linker, tables: list) -> None:
+    linker.table_management.delete_tables_created_by_splink_from_db()
     for t in tables:
         t.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
-    model = dict(model)
-    model["trained_blocks"] = trained_blocks or model.get("trained_blocks", [])
-    pairs = _oriented(raw)
-    prior0 = float(model.get("probability_two_random_records_match", spec.initial_prior))
-    pairs = pairs.with_columns(
-        (pl.col("match_weight") - _log2_odds(prior0)).alias("bayes_factor_log2")
-    )
-    prior, share = calibrate_prior(pairs, n_left=left.height, n_right=right.height) if calibrate else (prior0, float("nan"))
-    if calibrate and not pairs.is_empty():
-        pairs = with_prior(pairs, prior)
-    return Scored(pairs=pairs, model=model, prior=prior, match_share=share, spec=spec,
-                  n_left=left.height, n_right=right.height)
+
+
+def term_frequencies(spec: ModelSpec, *frames: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """For each term-frequency-adjusted column (the names), each value's share of the non-null values
+    of all `frames`: what Splink computes from the tables it is given. Computed from the whole sets,
+    it lets a linker see only part of them (a sample, the reachable spine) and weigh names as if it saw all."""
+    lookups = {}
+    for column in sorted({f.column for f in spec.fields if f.kind == "name"}):
+        values = pl.concat([f.select(column) for f in frames if column in f.columns]).drop_nulls()
+        if values.is_empty():
+            continue
+        lookups[column] = values.group_by(column).len().select(
+            column, (pl.col("len").cast(pl.Float64) / values.height).alias(f"tf_{column}"))
+    return lookups
+
+
+def _sample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+    return frame if frame.height <= n else frame.sample(n, seed=seed)
+
+
+def reachable(con: duckdb.DuckDBPyConnection, left: pl.DataFrame, right: pl.DataFrame, blocks: list[Block],
+              ratio: float = 4.0) -> pl.DataFrame:
+    """The rows of `left` that some rule of `blocks` pairs with some row of `right`, when `left` is at
+    least `ratio` times larger (else `left` itself): a few hundred deaths need not have Splink
+    prepare a spine of two million rows. Run in DuckDB with the rules' own SQL."""
+    if right.is_empty() or left.height < ratio * right.height:
+        return left
+    needed = sorted({c for b in blocks for c in b.columns} & set(left.columns) & set(right.columns))
+    name = f"__reach_{uuid.uuid4().hex[:8]}"
+    con.register(f"{name}_l", left.select("record_id", *needed).to_arrow())
+    con.register(f"{name}_r", right.select("record_id", *needed).to_arrow())
+    try:
+        usable = [b for b in blocks if set(b.columns) <= set(needed)]
+        if not usable:
+            return left.clear()
+        sql = " union ".join(f"select l.record_id from {name}_l l join {name}_r r on {b.sql()}" for b in usable)
+        ids = con.sql(sql).pl()
+    finally:
+        con.unregister(f"{name}_l")
+        con.unregister(f"{name}_r")
+    return left.join(ids, on="record_id", how="semi")
+
+
+def _excluding(rule: Block, earlier: list[Block]) -> Block:
+    """`rule` without the pairs `earlier` rules generate (those are scored already), as Splink itself
+    excludes the pairs of preceding rules within one prediction."""
+    others = " AND ".join(f"NOT COALESCE(({b.sql()}), FALSE)" for b in earlier)
+    needs = tuple(dict.fromkeys([*rule.columns, *(c for b in earlier for c in b.columns)]))
+    return Block(name=rule.name, condition=f"({rule.sql()}) AND {others}", needs=needs)
+
+
+def settled_records(pairs: pl.DataFrame, bayes_factor_log2: float) -> pl.DataFrame:
+    """right_id of the records whose best candidate has at least this Bayes factor (log2): the
+    fallback blocking rules can add only candidates that disagree on more (a name and the district),
+    far below such a candidate and its margin, so they are not applied to these records."""
+    return pairs.filter(pl.col("bayes_factor_log2") >= bayes_factor_log2).select("right_id").unique()
 
 
 def floor_m_probabilities(model: dict[str, Any], floor: float, u_unseen: float = 1e-6) -> dict[str, Any]:
