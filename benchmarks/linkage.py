@@ -177,11 +177,10 @@ def reset_peak_rss() -> None:
 
 
 def duckdb_for_partition(workdir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB per partition, capped so that it spills to disk rather than exhaust memory."""
-    spill = workdir / "duckdb_spill"
-    spill.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(config={"threads": 2, "preserve_insertion_order": False, "memory_limit": "6GB",
-                                  "temp_directory": str(spill)})
+    """The linkage asset's database: in memory, capped so that it spills to disk rather than exhaust memory."""
+    from cohort_platform.linkage.pipeline import partition_database
+
+    return partition_database(workdir / "duckdb_spill")
 
 
 def run_synthetic(children: int, years: list[int], seed: int, workdir: Path, warm: bool = False) -> dict:

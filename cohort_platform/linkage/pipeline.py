@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -116,6 +117,15 @@ class LinkageResult:
     spine: pl.DataFrame  # the partition's spine rows (identifiers + person_id)
     timings: dict[str, float]
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def partition_database(spill_dir: Path, memory_limit: str = "6GB") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for one partition's linkage, capped at `memory_limit` and spilling to
+    `spill_dir` beyond it (DuckDB's default cap is 80% of the machine, which a 650,000-child birth
+    year's scoring would take)."""
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(config={"preserve_insertion_order": False, "memory_limit": memory_limit,
+                                  "temp_directory": str(spill_dir)})
 
 
 def child_candidates(ids: pl.DataFrame, birth_year: int, edge_days: int = 1) -> pl.DataFrame:
@@ -291,30 +301,47 @@ def keyed_records(ids: dict[str, pl.DataFrame], rule: KeyRule) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def _apply_key_rules(keyed: dict[str, pl.DataFrame], child: pl.DataFrame) -> pl.DataFrame:
+@dataclass
+class KeyRuleRecords:
+    """A key rule's records: `sources` (dataset, record_id, key) may vouch for a key once linked;
+    `open` are the target records not linked yet. Most records are linked after the first datasets, so
+    each round weighs only the open ones (`close` drops those linked since), not the whole school census."""
+
+    rule: KeyRule
+    sources: pl.DataFrame
+    open: pl.DataFrame
+
+    @classmethod
+    def of(cls, ids: dict[str, pl.DataFrame], rule: KeyRule) -> "KeyRuleRecords":
+        records = keyed_records(ids, rule)
+        return cls(rule, records.filter(pl.col("dataset").is_in(rule.sources)),
+                   records.filter(pl.col("dataset").is_in(rule.targets)))
+
+    def close(self, links: pl.DataFrame) -> None:
+        if not links.is_empty() and not self.open.is_empty():
+            self.open = self.open.join(links.select("dataset", "record_id"), on=["dataset", "record_id"], how="anti")
+
+
+def _apply_key_rules(keyed: list[KeyRuleRecords], child: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """Key rules until they find nothing new; returns the new child links.
 
-    keyed: rule name -> `keyed_records` of that rule."""
+    child: every child link so far; new: those made since the last call (closed in `keyed` first)."""
+    for records in keyed:
+        records.close(new)
     new_links = []
     linked = child.select("dataset", "record_id", "person_id")
     while True:
         found = []
-        for rule in KEY_RULES:
-            records = keyed[rule.name]
-            if records.is_empty():
+        for records in keyed:
+            rule = records.rule
+            if records.open.is_empty():
                 continue
-            # only the keys of records still unlinked can give anything: restrict both sides to them
-            # first (after the first datasets most records are linked, and a school census is large)
-            open_targets = records.filter(pl.col("dataset").is_in(rule.targets)).join(
-                linked, on=["dataset", "record_id"], how="anti")
-            if open_targets.is_empty():
-                continue
-            open_keys = open_targets.select(rule.key).unique()
-            vouched = (
-                records.filter(pl.col("dataset").is_in(rule.sources)).join(open_keys, on=rule.key, how="semi")
-                .join(linked, on=["dataset", "record_id"])
-            )
-            got = open_targets.join(key_person_map(vouched, rule.key), on=rule.key)
+            # only the keys of records still unlinked can give anything
+            open_keys = records.open.select(rule.key).unique()
+            vouching = records.sources.join(open_keys, on=rule.key, how="semi")
+            vouched = vouching.join(linked.join(vouching.select("dataset", "record_id"), on=["dataset", "record_id"],
+                                                how="semi"), on=["dataset", "record_id"])
+            got = records.open.join(key_person_map(vouched, rule.key), on=rule.key)
             if not got.is_empty():
                 found.append(got.select("dataset", "record_id", "person_id", pl.lit(rule.name).alias("step")))
         if not found:
@@ -322,6 +349,8 @@ def _apply_key_rules(keyed: dict[str, pl.DataFrame], child: pl.DataFrame) -> pl.
         batch = pl.concat(found).unique(["dataset", "record_id"], keep="first", maintain_order=True)
         new_links.append(batch)
         linked = pl.concat([linked, batch.select(linked.columns)])
+        for records in keyed:
+            records.close(batch)
     if not new_links:
         return child.clear()
     batch = pl.concat(new_links)
@@ -391,7 +420,7 @@ def link_birth_year(
             if any(ds in rule.sources for rule in KEY_RULES):
                 run_key_rules()
 
-    keyed = {rule.name: keyed_records(ids, rule) for rule in KEY_RULES}
+    keyed = [KeyRuleRecords.of(ids, rule) for rule in KEY_RULES]
     observed_cache: dict[str, Any] = {"links": 0, "frame": family}
 
     def observed_so_far() -> pl.DataFrame:
@@ -405,10 +434,14 @@ def link_birth_year(
             observed_cache["links"] = confident.height
         return observed_cache["frame"]
 
+    key_rules_saw = {"links": 0}
+
     def run_key_rules() -> None:
         nonlocal child_links
         t = time.perf_counter()
-        child_links = pl.concat([child_links, _apply_key_rules(keyed, child_links)])
+        new = child_links.slice(key_rules_saw["links"])
+        child_links = pl.concat([child_links, _apply_key_rules(keyed, child_links, new)])
+        key_rules_saw["links"] = child_links.height
         timings["key_rules"] = timings.get("key_rules", 0.0) + time.perf_counter() - t
 
     run_key_rules()  # care records linked by NHS number vouch for their UPNs

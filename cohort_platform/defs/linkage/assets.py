@@ -9,14 +9,13 @@ and identifier-free quality tables. Research tables read the link map and conten
 import json
 
 import dagster as dg
-import duckdb
 import polars as pl
 
 from cohort_platform.defs.ingest.assets import clean_key
 from cohort_platform.defs.resources import CohortSettings
 from cohort_platform.linkage.identifiers import SOURCES, linkage_inputs, LinkageInputs
 from cohort_platform.linkage.link_map import link_map_problems
-from cohort_platform.linkage.pipeline import link_birth_year
+from cohort_platform.linkage.pipeline import link_birth_year, partition_database
 from cohort_platform.linkage.quality import characteristics_of, linkage_quality
 from cohort_platform.linkage.report import render_markdown
 from cohort_platform.linkage.spine import deduplicate_births
@@ -139,7 +138,7 @@ def link_birth_year_asset(context: dg.AssetExecutionContext, settings: CohortSet
         identifiers={name.removeprefix("identifiers_"): frame for name, frame in identifiers.items()},
         births_mothers=births_mothers, maternity=maternity,
     )
-    con = duckdb.connect()  # each partition links in its own in-memory database
+    con = partition_database(cfg.home / "tmp" / f"linkage_{year}")  # its own in-memory database, spilling here
     try:
         result = link_birth_year(con, year, inputs, spine=spine)
         quality = linkage_quality(result, inputs, characteristics=characteristics, con=con)
