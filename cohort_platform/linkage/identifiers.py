@@ -65,6 +65,7 @@ class IdentifierSource:
     family_key: str | None = None
     role: str | None = None  # a column holding the role
     fixed_role: str | None = None
+    relationship: str | None = None  # census: relationship to the household reference person (`household_role`)
     mother_episode_types: tuple[str, ...] = ()  # HES: epitype values that are the mother's episode
     constant_event_date: dt.date | None = None
 
@@ -84,9 +85,11 @@ SOURCES: dict[str, IdentifierSource] = {
     "cla": IdentifierSource(nhs_number="nhs_number", upn="upn", postcode="home_post", event_date="decom",
                             person_key=("la_code", "child_id")),
     "census_2011": IdentifierSource(forename="forename", surname="surname", postcode="postcode",
-                                    family_key="household_id", constant_event_date=CENSUS_DAYS["census_2011"]),
+                                    family_key="household_id", relationship="relationship_to_hrp",
+                                    constant_event_date=CENSUS_DAYS["census_2011"]),
     "census_2021": IdentifierSource(forename="forename", surname="surname", postcode="postcode",
-                                    family_key="household_id", constant_event_date=CENSUS_DAYS["census_2021"]),
+                                    family_key="household_id", relationship="relationship_to_hrp",
+                                    constant_event_date=CENSUS_DAYS["census_2021"]),
     "survey": IdentifierSource(forename="forename", surname="surname", postcode="postcode",
                                person_key=("study_id",), family_key="family_id", role="role"),
 }
@@ -97,6 +100,27 @@ LINKED_DATASETS = tuple(name for name in SOURCES if name != "births")
 
 def empty_identifiers() -> pl.DataFrame:
     return pl.DataFrame(schema=IDENTIFIER_SCHEMA)
+
+
+HOUSEHOLD_PARENTS = ("household reference person", "husband or wife", "partner", "civil partner",
+                     "same-sex civil partner", "spouse")
+"""Relationships to the household reference person (HRP) of the adults who head the household: the
+HRP and their spouse or partner. A child of the household ("Child", "Stepchild") is their child."""
+
+
+def household_role(relationship: str, sex: pl.Expr) -> pl.Expr:
+    """Census rows of the heads of a household -> role "mother" (female) or "father" (male); any
+    other row -> null (a subject of its own, e.g. the household's children).
+
+    The mother's date of birth then tells apart two namesakes born the same day whose families
+    moved (`pipeline.with_mother_dob`), as in the survey. A head who is not the child's parent (a
+    step-parent, a grandparent) makes the comparison disagree, which the model's m probabilities
+    for that comparison allow for."""
+    label = pl.col(relationship).cast(pl.String).str.strip_chars().str.to_lowercase()
+    head = label.is_in(HOUSEHOLD_PARENTS)
+    return (pl.when(head & (sex == "2")).then(pl.lit("mother"))
+            .when(head & (sex == "1")).then(pl.lit("father"))
+            .otherwise(pl.lit(None, pl.String)))
 
 
 def harmonised_sex(column: str = "sex") -> pl.Expr:
@@ -138,6 +162,8 @@ def identifiers_of(dataset: str, clean: pl.DataFrame) -> pl.DataFrame:
     postcode = _valid_or_self(clean, src.postcode).cast(pl.String) if src.postcode else pl.lit(None, pl.String)
     if src.role:
         role = pl.col(src.role).cast(pl.String)
+    elif src.relationship and src.relationship in clean.columns:
+        role = household_role(src.relationship, harmonised_sex("sex"))
     elif src.fixed_role:
         role = pl.lit(src.fixed_role)
     elif src.mother_episode_types:
