@@ -20,14 +20,26 @@ def _settings(tmp_path: Path, raw: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
+    """Built as `./dev demo` builds: a persistent instance, so each run goes through `execute_job`."""
     tmp = tmp_path_factory.mktemp("build")
     settings = _settings(tmp, RAW)
-    summary = run_build(settings, instance=dg.DagsterInstance.ephemeral())
-    return settings, summary
+    (tmp / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp / "dagster_home")) as instance:
+        summary = run_build(settings, instance=instance)
+        runs = instance.get_runs()
+    return settings, summary, runs
+
+
+def test_each_run_is_recorded_in_the_instance(built):
+    _, summary, runs = built
+    assert {r.run_id for r in runs} == set(summary.runs)
+    assert all(r.is_success for r in runs)
+    years = {r.tags.get("dagster/partition") for r in runs} - {None}
+    assert years == {"2010"} and len(runs) == 3  # shared, the birth year, outputs
 
 
 def test_the_build_succeeds_and_reports_rows_and_quarantine(built):
-    settings, summary = built
+    settings, summary, _ = built
     assert summary.ok, summary.render()
     assert summary.rows["clean/births"] == 4
     assert summary.quarantined["clean/births"] == 8
@@ -35,7 +47,7 @@ def test_the_build_succeeds_and_reports_rows_and_quarantine(built):
 
 
 def test_the_delivered_birth_year_is_linked_and_filtered(built):
-    _, summary = built
+    _, summary, _ = built
     assert summary.rows["secure/link_map[2010]"] > 0
     assert "secure/cohort_link_map[2010]" in summary.rows
     assert "secure/link_map[2010]:link_map_complete" in summary.checks_passed
@@ -43,7 +55,7 @@ def test_the_delivered_birth_year_is_linked_and_filtered(built):
 
 
 def test_every_blocking_check_ran_and_passed(built):
-    _, summary = built
+    _, summary, _ = built
     passed = set(summary.checks_passed)
     assert "clean/births:rows_reconcile" in passed
     assert "clean/births:record_id_unique" in passed
@@ -51,14 +63,14 @@ def test_every_blocking_check_ran_and_passed(built):
 
 
 def test_warnings_are_reported_but_do_not_fail_the_build(built):
-    _, summary = built
+    _, summary, _ = built
     failed = dict(summary.checks_failed)
     # the fixture's births have 1 invalid NHS number in 4 rows: over the 5% tolerance, a warning
     assert failed.get("clean/births:contract_expectations") == "WARN"
 
 
 def test_tables_land_in_the_warehouse_with_quarantine_beside_them(built):
-    settings, _ = built
+    settings, _, _ = built
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         assert con.execute("select count(*) from clean.births").fetchone()[0] == 4
