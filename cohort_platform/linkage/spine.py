@@ -6,8 +6,9 @@ person_id, so the probabilistic model can use whichever registration carries the
 links are made to registrations and then lifted to persons.
 
 Duplicate registrations are found by `DUPLICATE_RULES`: each is a set of columns that must be equal
-and present on both records. Twins share date of birth, mother, postcode and surname but never a valid
-NHS number and (in practice) never a forename, so neither rule can fold twins together.
+and present on both records, and the two must not carry different valid NHS numbers. Twins share date of
+birth, mother, postcode and surname but never a valid NHS number, so no rule folds twins together,
+not even twins registered under the same forename.
 
 Partitioning by birth year: `spine_for_year` takes the persons whose (kept) date of birth falls in the
 year; `candidate_records` takes the records of another dataset whose date of birth could belong to
@@ -53,14 +54,22 @@ def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
 
 
 def duplicate_pairs(births: pl.DataFrame) -> pl.DataFrame:
-    """Pairs of registrations (a < b) that `DUPLICATE_RULES` call the same child, with the rule."""
+    """Pairs of registrations (a < b) that `DUPLICATE_RULES` call the same child, with the rule.
+
+    Two registrations with different valid NHS numbers are two children whatever else they share:
+    twins given the same name at the same address agree on every other identifier."""
     found = []
+    nhs = births.select("record_id", "nhs_number")
     for rule, columns in DUPLICATE_RULES.items():
         keyed = births.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in columns)).select("record_id", *columns)
         pairs = (
             keyed.join(keyed, on=list(columns), suffix="_b")
             .filter(pl.col("record_id") < pl.col("record_id_b"))
             .select(pl.col("record_id").alias("a"), pl.col("record_id_b").alias("b"), pl.lit(rule).alias("rule"))
+            .join(nhs.rename({"record_id": "a", "nhs_number": "nhs_a"}), on="a", how="left")
+            .join(nhs.rename({"record_id": "b", "nhs_number": "nhs_b"}), on="b", how="left")
+            .filter(pl.col("nhs_a").is_null() | pl.col("nhs_b").is_null() | (pl.col("nhs_a") == pl.col("nhs_b")))
+            .drop("nhs_a", "nhs_b")
         )
         found.append(pairs)
     return pl.concat(found).unique(["a", "b"], keep="first")
@@ -71,7 +80,17 @@ def deduplicate_births(births: pl.DataFrame) -> pl.DataFrame:
     child's registrations), `is_kept` (this row is the person's own registration) and
     `duplicate_rule` (the rule that folded a duplicate in; null for kept rows)."""
     pairs = duplicate_pairs(births)
-    labels = connected_components(births["record_id"], pairs).rename({"node": "record_id", "label": "person_id"})
+    labels = connected_components(births["record_id"], pairs)
+    # a registration without an NHS number that matches two children (twins given one name) would
+    # join them into one: in a group holding two valid NHS numbers only NHS-number folds stand
+    nhs = births.select(pl.col("record_id").alias("node"), "nhs_number")
+    mixed = (labels.join(nhs, on="node").filter(pl.col("nhs_number").is_not_null())
+             .group_by("label").agg(pl.col("nhs_number").n_unique().alias("n")).filter(pl.col("n") > 1))
+    if not mixed.is_empty():
+        in_mixed = labels.join(mixed, on="label", how="semi")["node"].implode()
+        pairs = pairs.filter((pl.col("rule") == "same_nhs_number") | ~pl.col("a").is_in(in_mixed))
+        labels = connected_components(births["record_id"], pairs)
+    labels = labels.rename({"node": "record_id", "label": "person_id"})
     rule_of = pl.concat([pairs.select(pl.col("b").alias("record_id"), "rule"),
                          pairs.select(pl.col("a").alias("record_id"), "rule")]).unique("record_id", keep="first")
     return (

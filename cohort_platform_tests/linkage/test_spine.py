@@ -1,6 +1,8 @@
 """The births spine: duplicate registrations folded, twins kept apart, partitions by birth year."""
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cohort_platform.linkage.spine import (
     candidate_records, connected_components, deduplicate_births, enrich_spine, spine_for_year,
@@ -30,6 +32,34 @@ def test_a_duplicate_without_nhs_number_is_found_by_name_dob_sex_and_postcode():
 def test_twins_are_two_people():
     spine = deduplicate_births(ids("births", [TWIN_A, TWIN_B]))
     assert sorted(spine["person_id"]) == ["b1", "b2"]
+
+
+def test_twins_given_the_same_name_are_still_two_people():
+    # identical but for the NHS number: two children, not a duplicate registration (their hospital
+    # records, linked by NHS number, must not be pooled)
+    same_name = {**TWIN_B, "forename": TWIN_A["forename"]}
+    spine = deduplicate_births(ids("births", [TWIN_A, same_name]))
+    assert sorted(spine["person_id"]) == ["b1", "b2"]
+    # a third registration without an NHS number cannot say which twin it is a copy of: it joins
+    # one, but never bridges the two into one person
+    third = {**TWIN_A, "record_id": "b3", "nhs_number": None, "nhs_number_any": None}
+    spine = deduplicate_births(ids("births", [TWIN_A, same_name, third]))
+    assert spine.filter(pl.col("record_id") == "b1")["person_id"].item() != spine.filter(
+        pl.col("record_id") == "b2")["person_id"].item()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["4000000001", "4000000002", "4000000003", None]),
+                          st.sampled_from(["AMY", "ZOE"]), st.sampled_from(["TS1 1AB", "TS2 2AB"])),
+                min_size=1, max_size=12))
+def test_no_person_on_the_spine_holds_two_nhs_numbers(rows):
+    births = ids("births", [{**TWIN_A, "record_id": f"b{i:02d}", "nhs_number": n, "nhs_number_any": n,
+                             "forename": f, "postcode": p} for i, (n, f, p) in enumerate(rows)])
+    spine = deduplicate_births(births)
+    per_person = spine.filter(pl.col("nhs_number").is_not_null()).group_by("person_id").agg(pl.col("nhs_number").n_unique())
+    assert (per_person["nhs_number"] <= 1).all()
+    same = spine.filter(pl.col("nhs_number").is_not_null()).group_by("nhs_number").agg(pl.col("person_id").n_unique())
+    assert (same["person_id"] == 1).all()  # and one NHS number is one person
 
 
 def test_duplicates_chain_transitively():
