@@ -5,18 +5,26 @@ of `comparisons.py`; `spec.restricted_to(columns)` drops whatever a dataset cann
 KS4 carry no names or postcode; census carries no NHS number), so one declaration serves every
 dataset. `fit_and_score` then:
 
-1. trains on `train_left` x `train_right` (by default the scored sets): u by random sampling
-   (`u_max_pairs`), m by expectation maximisation over each training block in turn with a bounded
-   number of pairs (`em_max_pairs`), so that every comparison is estimated from pairs not blocked on
-   it. Training on all candidate records, including those already linked deterministically, gives EM
-   its most informative pairs;
+1. trains on `train_left` x `train_right` (by default the scored sets): u from random pairs of a
+   sample of at most `u_sample_records` records a side (`u_max_pairs` pairs), m by expectation
+   maximisation over each training block in turn with a bounded number of pairs (`em_max_pairs`), so
+   that every comparison is estimated from pairs not blocked on it, over the left records some
+   training block can reach (`reachable`). Training on all candidate records, including those already
+   linked deterministically, gives EM its most informative pairs;
 2. scores `left` x `right` (the records still unlinked) with the trained model, keeping every blocked
    pair above `weight_floor` (the below-threshold pairs feed the histogram, the recall estimate and
-   the ambiguity margin);
+   the ambiguity margin). The rules marked `fallback` (date of birth with one name: their candidates
+   grow with the children born each day) are applied in a second pass, only to the records the
+   other rules left without a candidate of Bayes factor `settled_bayes_factor`, and without the pairs
+   the first pass scored;
 3. re-estimates the prior (the chance that two random records match) for the scored set by
    `calibrate_prior`: the share of scored records that have a match is the model's own posterior
    expectation of it, iterated to a fixed point, so the match probabilities of the residual records
    are not inflated by the easy, already linked ones.
+
+Term frequencies (the names' TF adjustment) are computed once from the whole training or scoring
+sets and registered with each Splink linker (`term_frequencies`), so a linker that sees only a sample
+or the reachable part of the spine weighs names exactly as if it saw all of it.
 
 Splink only ever sees identifier columns and returns pairs of ids with weights and the comparison
 vector (gamma columns): no identifier leaves this module.
