@@ -258,7 +258,8 @@ def fit_and_score(
         if not unsettled.is_empty():
             more = _predict(con, left, unsettled, columns, scoring_model, [_excluding(b, main) for b in fallback], spec,
                             f"{tag}_fallback", prior0, frequencies)
-            pairs = pl.concat([pairs, more]).unique(["left_id", "right_id"], keep="first", maintain_order=True)
+            pairs = pl.concat([pairs, more], how="diagonal_relaxed").unique(["left_id", "right_id"], keep="first",
+                                                                            maintain_order=True)
     prior, share = calibrate_prior(pairs, n_left=left.height, n_right=right.height) if calibrate else (prior0, float("nan"))
     if calibrate and not pairs.is_empty():
         pairs = with_prior(pairs, prior)

@@ -84,3 +84,17 @@ def test_the_fallback_rules_change_no_record_that_is_not_settled(census_and_spin
     first = fit_and_score(con, spine, census, main_only, model=two.model)
     true_pairs = two.pairs.join(truth, left_on=["right_id", "left_id"], right_on=["record_id", "person_id"], how="semi")
     assert true_pairs.join(first.pairs, on=key, how="anti").height > 0
+
+
+def test_a_record_only_a_fallback_rule_reaches_is_scored_even_when_the_main_rules_reach_nothing(census_and_spine):
+    spine, census, _ = census_and_spine
+    con = duckdb.connect()
+    model = fit_and_score(con, spine, census, PERSON_MODEL).model
+    child = spine.row(0, named=True)
+    # a new surname and a move to another district: only date of birth + forename can find the child
+    moved = pl.DataFrame([{**{c: child[c] for c in census.columns}, "record_id": "moved", "surname": "ZZYZX",
+                           "postcode": "ZZ99 9ZZ", "postcode_district": "ZZ99"}], schema=census.schema)
+    keep_all = dataclasses.replace(PERSON_MODEL, weight_floor=-100.0)  # however weak, the pair is scored
+    scored = fit_and_score(con, spine, moved, keep_all, model=model)
+    assert child["record_id"] in scored.pairs["left_id"].to_list()
+    assert set(scored.pairs.columns) >= {"left_id", "right_id", "match_weight", "match_probability", "bayes_factor_log2"}
