@@ -205,10 +205,29 @@ class ResearchColumn:
     description: str
     codes: Mapping[str, str] = field(default_factory=dict)
     nullable: bool = True
+    code_format: str | None = None
+    """For a code column without a closed code list (providers, ICD-10, areas): a regular expression
+    every value matches, e.g. `[A-Z0-9]{3}` for procode3."""
 
     @property
     def sql_type(self) -> str:
         return sql_type(self.dtype)
+
+    def holds_only_codes(self, values: pl.Series) -> bool:
+        """Every non-null value is one of the declared codes or has the declared code format.
+
+        A name in the secure zone that equals a value of such a column ("RUB" a provider code and a
+        misspelt "Ruby"; "B" an ethnic group and an initial) is a coincidence of short strings, not a
+        leak: a column holding a person's name would not be all codes. A column with neither a
+        code list nor a format never qualifies."""
+        values = values.drop_nulls().cast(pl.String).unique()
+        if not self.codes and not self.code_format:
+            return False
+        declared = values.is_in(pl.Series(list(self.codes), dtype=pl.String).implode()) if self.codes else None
+        formatted = values.str.contains(f"^(?:{self.code_format})$") if self.code_format else None
+        ok = declared | formatted if declared is not None and formatted is not None else (
+            declared if declared is not None else formatted)
+        return bool(ok.all())
 
     def described(self) -> str:
         """The description with its codes, in one line (for Dagster column descriptions)."""
@@ -255,8 +274,22 @@ def sql_type(dtype: pl.DataType) -> str:
 
 
 def _c(name: str, dtype: pl.DataType, description: str, codes: Mapping[str, str] | None = None,
-       nullable: bool = True) -> ResearchColumn:
-    return ResearchColumn(name, dtype, description, dict(codes or {}), nullable)
+       nullable: bool = True, code_format: str | None = None) -> ResearchColumn:
+    return ResearchColumn(name, dtype, description, dict(codes or {}), nullable, code_format)
+
+
+ICD10_FORMAT = r"[A-Z][0-9]{2}[0-9A-Z]?"
+"""ICD-10 without the dot: three or four characters."""
+OPCS4_FORMAT = r"[A-Z][0-9]{2}[0-9]?|-"
+"""OPCS-4 without the dot, or '-' for none."""
+PROVIDER_FORMAT = r"[A-Z0-9]{3}(?:[A-Z0-9]{2})?"
+"""An NHS organisation code: three characters (trust), five with a site."""
+NATIONAL_CODE_FORMAT = r"[A-Z0-9]{1,4}"
+"""A short national code as delivered (MHSDS referral source, reason and service type: A1, 04, C01)."""
+LA_FORMAT = r"[0-9]{3}"
+"""DfE three-digit local authority code."""
+ONS_AREA_FORMAT = r"[EWSN][0-9]{8}"
+"""ONS area code (LSOA E01..., district E06/E07/E08/E09...)."""
 
 
 INT = pl.Int32()
@@ -280,7 +313,8 @@ def _year_month(prefix: str, what: str) -> tuple[ResearchColumn, ResearchColumn]
 
 def _diagnoses(n: int = 5) -> tuple[ResearchColumn, ...]:
     return tuple(
-        _c(f"diag_4_0{i}", TEXT, f"{'Primary' if i == 1 else 'Secondary'} diagnosis {i}: ICD-10, four characters, no dot.")
+        _c(f"diag_4_0{i}", TEXT, f"{'Primary' if i == 1 else 'Secondary'} diagnosis {i}: ICD-10, four characters, no dot.",
+           code_format=ICD10_FORMAT)
         for i in range(1, n + 1)
     )
 
@@ -345,16 +379,18 @@ CHILDREN = ResearchTable(
         _c("gestation_weeks", INT, "Gestational age at birth in completed weeks (birth registration)."),
         _c("multiplicity", INT, "Number of babies born in the maternity (1 singleton, 2 twins, 3 triplets...)."),
         _c("mother_age_at_birth", INT, "Mother's age at the birth in completed years (from the registration)."),
-        _c("lsoa11cd_at_birth", TEXT, "2011 Lower Layer Super Output Area of the mother's usual residence at birth."),
-        _c("lad_code_at_birth", TEXT, "ONS local authority district code (E06/E07/E08/E09...) of the residence at birth."),
-        _c("la_code_at_birth", TEXT, "DfE three-digit local authority code of the residence at birth."),
+        _c("lsoa11cd_at_birth", TEXT, "2011 Lower Layer Super Output Area of the mother's usual residence at birth.",
+           code_format=ONS_AREA_FORMAT),
+        _c("lad_code_at_birth", TEXT, "ONS local authority district code (E06/E07/E08/E09...) of the residence at birth.",
+           code_format=ONS_AREA_FORMAT),
+        _c("la_code_at_birth", TEXT, "DfE three-digit local authority code of the residence at birth.", code_format=LA_FORMAT),
         _c("imd_decile_at_birth", INT,
            "Index of Multiple Deprivation decile of the LSOA at birth (1 most deprived .. 10 least).", IMD_DECILE),
         _c("died", BOOL, "A death registration is linked to the child.", nullable=False),
         *_year_month("death", "death"),
         _c("age_at_death_months", INT, "Age at death in completed months."),
         _c("death_age_band", TEXT, "Age at death band.", DEATH_AGE_BANDS),
-        _c("death_cause_code", TEXT, "Underlying cause of death: ICD-10, four characters, no dot."),
+        _c("death_cause_code", TEXT, "Underlying cause of death: ICD-10, four characters, no dot.", code_format=ICD10_FORMAT),
         _c("death_cause_chapter", TEXT, "ICD-10 chapter of the underlying cause of death.",
            {ch: f"{lo}-{hi} {title}" for ch, lo, hi, title in ICD10_CHAPTERS}),
         *(col for prefix, _, _ in LINKAGE_SOURCES for col in linkage_columns(prefix)),
@@ -392,9 +428,10 @@ HOSPITAL_EPISODES = ResearchTable(
         _c("epiorder", INT, "Order of the episode within its hospital spell."),
         _c("epitype", TEXT, "Episode type.", HES_EPITYPE),
         _c("admimeth", TEXT, "Method of admission.", HES_ADMIMETH),
-        _c("provider_code", TEXT, "Three-character code of the NHS provider (procode3)."),
+        _c("provider_code", TEXT, "Three-character code of the NHS provider (procode3).", code_format=PROVIDER_FORMAT),
         *_diagnoses(),
-        *(_c(f"opertn_4_0{i}", TEXT, f"Procedure {i}: OPCS-4, four characters, no dot ('-' none).") for i in range(1, 4)),
+        *(_c(f"opertn_4_0{i}", TEXT, f"Procedure {i}: OPCS-4, four characters, no dot ('-' none).",
+            code_format=OPCS4_FORMAT) for i in range(1, 4)),
         _c("length_of_stay_days", INT, "Days from episode start to episode end (the episode's own length; a "
            "spell of several episodes has one row each). Null while unfinished."),
         *LINK,
@@ -410,10 +447,13 @@ MENTAL_HEALTH_REFERRALS = ResearchTable(
         *KEY,
         *_year_month("referral", "the referral"),
         _c("age_at_referral", INT, "Age at referral in completed years."),
-        _c("source_of_referral", TEXT, "Source of referral: MHSDS national code as delivered (e.g. A1 GP)."),
-        _c("primary_reason", TEXT, "Primary reason for referral: MHSDS national code as delivered."),
-        _c("service_type", TEXT, "Service or team type referred to: MHSDS national code as delivered."),
-        _c("provider_code", TEXT, "Code of the provider organisation."),
+        _c("source_of_referral", TEXT, "Source of referral: MHSDS national code as delivered (e.g. A1 GP).",
+           code_format=NATIONAL_CODE_FORMAT),
+        _c("primary_reason", TEXT, "Primary reason for referral: MHSDS national code as delivered.",
+           code_format=NATIONAL_CODE_FORMAT),
+        _c("service_type", TEXT, "Service or team type referred to: MHSDS national code as delivered.",
+           code_format=NATIONAL_CODE_FORMAT),
+        _c("provider_code", TEXT, "Code of the provider organisation.", code_format=PROVIDER_FORMAT),
         _c("discharged", BOOL, "The referral has a discharge date (false: open at the data cut-off).", nullable=False),
         *_year_month("discharge", "discharge"),
         _c("days_to_discharge", INT, "Days from referral to discharge (null while open)."),
@@ -434,7 +474,7 @@ SCHOOL_CENSUS_YEARS = ResearchTable(
         _c("sen_provision", TEXT, "Special educational needs provision.", SEN),
         _c("ethnicity_dfe", TEXT, "Ethnicity as recorded by the school (DfE minor codes).", DFE_ETHNICITY),
         _c("first_language", TEXT, "First language.", FIRST_LANGUAGE),
-        _c("la_code", TEXT, "DfE three-digit code of the school's local authority."),
+        _c("la_code", TEXT, "DfE three-digit code of the school's local authority.", code_format=LA_FORMAT),
         *LINK,
     ),
 )
@@ -470,7 +510,7 @@ CARE_EPISODES = ResearchTable(
     ("cla", "births"),
     (
         *KEY,
-        _c("la_code", TEXT, "DfE three-digit code of the local authority looking after the child."),
+        _c("la_code", TEXT, "DfE three-digit code of the local authority looking after the child.", code_format=LA_FORMAT),
         *_year_month("start", "the episode start"),
         _c("age_at_start", INT, "Age at the episode start in completed years."),
         *_year_month("end", "the episode end (null while open)"),

@@ -70,3 +70,48 @@ def test_exposure_columns_match_what_the_exposures_module_makes():
     assert set(yearly.columns) - {"person_id"} == set(cols.EXPOSURES_YEARLY.column_names) - {"research_id", "birth_year"}
     pregnancy = _empty_pregnancy()
     assert set(pregnancy.columns) - {"person_id"} == set(cols.EXPOSURES_PREGNANCY.column_names) - {"research_id", "birth_year"}
+
+
+class TestCodeColumnsExplainNameMatches:
+    """A secure-zone name equal to a code ("RUB": a provider code, and a misspelt Ruby in some record
+    of a 650,000-child year) is a coincidence when the column holds nothing but codes."""
+
+    def test_a_column_of_provider_codes_holds_only_codes(self):
+        column = cols.MENTAL_HEALTH_REFERRALS.column("provider_code")
+        assert column.holds_only_codes(pl.Series(["RUB", "RX4", None, "RTV01"]))
+
+    def test_one_value_off_the_format_is_not_only_codes(self):
+        column = cols.MENTAL_HEALTH_REFERRALS.column("provider_code")
+        assert not column.holds_only_codes(pl.Series(["RUB", "Ruby"]))
+        assert not column.holds_only_codes(pl.Series(["RUB", "RUBENS"]))
+
+    def test_declared_codes_and_format_together(self):
+        column = cols._c("x", cols.TEXT, "d", {"all": "whole pregnancy"}, code_format=r"T[1-3]")
+        assert column.holds_only_codes(pl.Series(["T1", "all"]))
+        assert not column.holds_only_codes(pl.Series(["T1", "Tom"]))
+
+    def test_a_free_column_never_holds_only_codes(self):
+        assert not cols._c("x", cols.TEXT, "d").holds_only_codes(pl.Series(["RUB"]))
+
+    @pytest.mark.parametrize("fmt, good, bad", [
+        (cols.ICD10_FORMAT, ["P072", "J45", "R69X"], ["p072", "P07.2", "Amy"]),
+        (cols.OPCS4_FORMAT, ["W401", "-", "A01"], ["--", "Ann"]),
+        (cols.LA_FORMAT, ["201", "936"], ["20", "2011"]),
+        (cols.ONS_AREA_FORMAT, ["E01000001", "E09000033"], ["E0100001", "Eve"]),
+        (cols.NATIONAL_CODE_FORMAT, ["A1", "04", "C01"], ["Lily", "a1", "ABCDE"]),
+    ])
+    def test_each_code_format(self, fmt, good, bad):
+        column = cols._c("x", cols.TEXT, "d", code_format=fmt)
+        assert all(column.holds_only_codes(pl.Series([v])) for v in good)
+        assert not any(column.holds_only_codes(pl.Series([v])) for v in bad)
+
+
+def test_the_leak_check_forgives_a_name_match_only_in_a_column_of_codes():
+    from cohort_platform.defs.research.checks import is_declared_code_match
+
+    frame = pl.DataFrame({"provider_code": ["RUB", "RX4"], "service_type": ["C01", "Ruby Smith"]})
+    assert is_declared_code_match("mental_health_referrals", "provider_code", "secure:name", frame)
+    assert not is_declared_code_match("mental_health_referrals", "service_type", "secure:name", frame)
+    # an NHS number, UPN or record id is never a code coincidence
+    assert not is_declared_code_match("mental_health_referrals", "provider_code", "secure:record_id", frame)
+    assert not is_declared_code_match("mental_health_referrals", "not_a_column", "secure:name", frame)

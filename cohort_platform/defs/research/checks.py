@@ -54,13 +54,14 @@ def build_leak_check(table: str) -> dg.AssetChecksDefinition:
 
 
 def is_declared_code_match(table: str, column: str, rule: str, frame: pl.DataFrame) -> bool:
-    """A value-set match on a coded column whose values are all declared codes ("all" trimester, "B"
-    ethnic group) is a code that happens to equal a name in the secure zone, not a leak."""
-    if not rule.startswith("secure:name"):
+    """A name match on a code column whose values are all declared codes or all of its declared code
+    format ("all" trimester, "B" ethnic group, provider "RUB") is a code that happens to equal a name
+    in the secure zone, not a leak. Only names: a code column holding an NHS number, UPN, postcode or
+    record id of the secure zone is still a finding."""
+    research = RESEARCH_TABLES[table]
+    if not rule.startswith("secure:name") or column not in research.column_names:
         return False
-    declared = RESEARCH_TABLES[table].column(column).codes if column in RESEARCH_TABLES[table].column_names else {}
-    values = set(frame[column].drop_nulls().cast(pl.String).unique().to_list())
-    return bool(declared) and values <= set(declared)
+    return research.column(column).holds_only_codes(frame[column])
 
 
 RESEARCH_CHECKS = [build_leak_check(t) for t in RESEARCH_TABLE_NAMES]
