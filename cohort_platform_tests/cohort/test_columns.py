@@ -105,13 +105,3 @@ class TestCodeColumnsExplainNameMatches:
         assert all(column.holds_only_codes(pl.Series([v])) for v in good)
         assert not any(column.holds_only_codes(pl.Series([v])) for v in bad)
 
-
-def test_the_leak_check_forgives_a_name_match_only_in_a_column_of_codes():
-    from cohort_platform.defs.research.checks import is_declared_code_match
-
-    frame = pl.DataFrame({"provider_code": ["RUB", "RX4"], "service_type": ["C01", "Ruby Smith"]})
-    assert is_declared_code_match("mental_health_referrals", "provider_code", "secure:name", frame)
-    assert not is_declared_code_match("mental_health_referrals", "service_type", "secure:name", frame)
-    # an NHS number, UPN or record id is never a code coincidence
-    assert not is_declared_code_match("mental_health_referrals", "provider_code", "secure:record_id", frame)
-    assert not is_declared_code_match("mental_health_referrals", "not_a_column", "secure:name", frame)
