@@ -58,7 +58,7 @@ def build_leak_check(table: str) -> dg.AssetChecksDefinition:
         partition = context.run.tags.get("dagster/partition")
         # the partition's own Parquet file; the warehouse (read-only in a birth-year run) for the secure values
         frame = warehouse.read_partition("research", table, partition) if partition else warehouse.read_partitions("research", table)
-        sets = secure_sets_of_run(warehouse, context.run_id)
+        sets = secure_sets_of_run(warehouse, context.run.run_id)
         findings = [f for f in scan_frame(table, frame.drop("birth_year", strict=False), secure_sets=sets)
                     if not is_declared_code_match(table, f.column, f.rule, frame)]
         return dg.AssetCheckResult(
