@@ -1,7 +1,7 @@
 """End-to-end benchmark: one birth year generated, then every asset built as the headless build does.
 
     .venv/bin/python benchmarks/end_to_end.py --children 10000 50000 200000 [--year 2010] [--seed 1]
-        [--work DIR] [--keep] [--markdown FILE] [--json FILE] [--rss-limit-gb 8]
+        [--work DIR] [--keep] [--markdown FILE] [--json FILE] [--rss-limit-gb 8] [--process-per-run]
     .venv/bin/python benchmarks/end_to_end.py --combine run1.json run2.json [--markdown FILE]
 
 For each size, in order, and each in fresh processes so that their peaks are independent:
@@ -14,7 +14,9 @@ For each size, in order, and each in fresh processes so that their peaks are ind
    identifier separation, spine, opt-outs, content, identifier values, and the checks on them), the
    birth-year job for that one partition (linkage, cohort link map, exposures, research tables and
    their leak scans), then the outputs job; in-process executor, a fresh `DAGSTER_HOME` and
-   warehouse per size.
+   warehouse per size. With `--process-per-run`, the three runs each in a build process of its own
+   (`run_build(..., stages=[stage])`, the same home): as the Dagster daemon or a cluster runs them,
+   each run in a fresh process, so that no run's peak includes memory an earlier run left behind.
 
 Per step (an asset, a multi-asset, or an asset check: the in-process executor runs steps one after
 the other in the one process) the build process records wall time, CPU time (user + system of the
@@ -203,11 +205,13 @@ def work_generate(base: Path, children: int, year: int, seed: int, cutoff: dt.da
     }))
 
 
-def work_build(base: Path, year: int, cutoff: dt.date, out: Path, rss_limit_gb: float) -> None:
+def work_build(base: Path, year: int, cutoff: dt.date, out: Path, rss_limit_gb: float,
+               stages: tuple[str, ...] | None = None) -> None:
+    """Build in this process: every stage, or only `stages` (then the home of the earlier stages is kept)."""
     home = base / "home"
-    if home.exists():
+    if home.exists() and (stages is None or "shared" in stages):
         shutil.rmtree(home)  # a fresh warehouse and instance for every build
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, exist_ok=True)
     os.environ["COHORT_HOME"] = str(home)
     os.environ["COHORT_RAW_DIR"] = str(base / "raw")
     os.environ["COHORT_CUTOFF"] = cutoff.isoformat()
@@ -238,7 +242,7 @@ def work_build(base: Path, year: int, cutoff: dt.date, out: Path, rss_limit_gb: 
     settings = Settings(home=home, raw_dir=base / "raw", cutoff=cutoff)
     load = os.getloadavg()
     t, cpu = time.perf_counter(), _cpu()
-    summary = run_build(settings, [year], instance=instance)
+    summary = run_build(settings, [year], instance=instance, **({"stages": stages} if stages else {}))
     wall, cpu = time.perf_counter() - t, _cpu() - cpu
     recorder._hwm()
     warehouse = settings.warehouse_path.stat().st_size if settings.warehouse_path.exists() else 0
@@ -280,15 +284,56 @@ def measure(size: int, args: argparse.Namespace, base: Path) -> dict:
             raise SystemExit(f"the generator failed for {size:,} children (exit {code})")
         generation = json.loads(gen_json.read_text())
     print(f"[{size:,}] building every asset of birth year {args.year}", file=sys.stderr, flush=True)
-    build_json = base / "build.json"
-    build_json.unlink(missing_ok=True)
     started = time.perf_counter()
-    code = _run_worker(["--worker", "build", "--dir", str(base), *common, "--out", str(build_json),
-                        "--rss-limit-gb", str(args.rss_limit_gb)])
-    build = json.loads(build_json.read_text()) if build_json.is_file() else {"steps": [], "runs": [], "peak": 0}
+    if not args.process_per_run:
+        build_json = base / "build.json"
+        build_json.unlink(missing_ok=True)
+        code = _run_worker(["--worker", "build", "--dir", str(base), *common, "--out", str(build_json),
+                            "--rss-limit-gb", str(args.rss_limit_gb)])
+        build = json.loads(build_json.read_text()) if build_json.is_file() else {"steps": [], "runs": [], "peak": 0}
+    else:  # each run in a process of its own, as the Dagster daemon or `cohort-platform build --only` runs them
+        parts, code = [], 0
+        for stage in PROCESS_STAGES:
+            build_json = base / f"build_{stage}.json"
+            build_json.unlink(missing_ok=True)
+            code = _run_worker(["--worker", "build", "--dir", str(base), *common, "--out", str(build_json),
+                                "--rss-limit-gb", str(args.rss_limit_gb), "--stages", stage])
+            parts.append({"stage": stage, **(json.loads(build_json.read_text()) if build_json.is_file() else
+                                            {"steps": [], "runs": [], "peak": 0, "ok": False})})
+            if code:
+                break
+        build = merge_stage_builds(parts)
     build["process_wall"] = time.perf_counter() - started
     build["exit_code"] = code
     return {"children": size, "generate": generation, "build": build}
+
+
+PROCESS_STAGES = ("shared", "birth-years", "outputs")
+
+
+def merge_stage_builds(parts: list[dict]) -> dict:
+    """One build record from the records of its stages, each measured in its own process: steps and
+    runs in order, times summed, the peak the largest of the processes' peaks (they never overlap),
+    and each stage's own peak kept under `stage_peaks`."""
+    merged: dict = {"steps": [], "runs": [], "peak": 0, "wall": 0.0, "cpu": 0.0, "ok": bool(parts),
+                    "checks_passed": 0, "checks_failed": [], "failed_steps": [], "rows": {},
+                    "stage_peaks": {}, "process_per_run": True}
+    for part in parts:
+        merged["steps"] += part.get("steps", [])
+        merged["runs"] += part.get("runs", [])
+        merged["peak"] = max(merged["peak"], part.get("peak", 0))
+        merged["stage_peaks"][part["stage"]] = part.get("peak", 0)
+        for key in ("wall", "cpu", "import_wall", "import_cpu", "checks_passed", "warehouse_bytes"):
+            if key in part:
+                merged[key] = part[key] if key == "warehouse_bytes" else merged.get(key, 0) + part[key]
+        merged["checks_failed"] += part.get("checks_failed", [])
+        merged["failed_steps"] += part.get("failed_steps", [])
+        merged["rows"].update(part.get("rows", {}))
+        merged["ok"] = merged["ok"] and bool(part.get("ok"))
+        for key in ("package", "load_start", "load_end", "peak_reset_works", "stopped"):
+            if key in part:
+                merged[key] = part[key]
+    return merged
 
 
 # ------------------------------------------------------------------------------ reporting
@@ -433,6 +478,13 @@ def render(results: list[dict], top: int) -> str:
             f"{_s(t['cpu'])} s | {_gb(t['peak'])} GB | {t['n_steps']} ({t['n_checks']}) | "
             f"{len(failed)} | {load} | {state} |")
     lines.append("")
+    for r in results:
+        peaks = r["build"].get("stage_peaks")
+        if peaks:
+            lines.append(f"{r['children']:,} children, each run in a process of its own: peak RSS "
+                         + ", ".join(f"{stage} {_gb(v)} GB" for stage, v in peaks.items()) + ".")
+    if any(r["build"].get("stage_peaks") for r in results):
+        lines.append("")
 
     if len(results) > 1:
         lines.append("### Growth")
@@ -479,6 +531,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write every measurement to this JSON file")
     parser.add_argument("--top", type=int, default=25, help="steps shown one by one (0: all)")
     parser.add_argument("--rss-limit-gb", type=float, default=0.0, help="stop a build whose RSS passes this (0: none)")
+    parser.add_argument("--process-per-run", action="store_true",
+                        help="build the shared, birth-year and outputs runs each in a process of its own (as deployed) "
+                             "instead of all three in one process (as `cohort-platform build` does)")
+    parser.add_argument("--stages", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
                         help="print the tables for the results saved by earlier runs (--json), all sizes together")
     parser.add_argument("--worker", choices=("generate", "build"), help=argparse.SUPPRESS)
@@ -491,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         work_generate(Path(args.dir), args.children[0], args.year, args.seed, cutoff, Path(args.out))
         return 0
     if args.worker == "build":
-        work_build(Path(args.dir), args.year, cutoff, Path(args.out), args.rss_limit_gb)
+        work_build(Path(args.dir), args.year, cutoff, Path(args.out), args.rss_limit_gb,
+                   tuple(args.stages.split(",")) if args.stages else None)
         return 0  # work_build exits 1 itself when the build failed
 
     if args.combine:
