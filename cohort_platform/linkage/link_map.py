@@ -45,13 +45,19 @@ def empty_link_map() -> pl.DataFrame:
     return pl.DataFrame(schema=LINK_MAP_SCHEMA)
 
 
+def _names(frame: pl.DataFrame | pl.LazyFrame) -> list[str]:
+    return frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+
+
 def conform(frame: pl.DataFrame, **constants: object) -> pl.DataFrame:
-    """`frame` with exactly the link map's columns and types; missing columns from `constants` or null."""
+    """`frame` with exactly the link map's columns and types; missing columns from `constants` or null.
+    A LazyFrame gives a LazyFrame."""
     exprs = []
+    names = _names(frame)
     for name, dtype in LINK_MAP_SCHEMA.items():
         if name in constants:
             exprs.append(pl.lit(constants[name], dtype=dtype).alias(name))
-        elif name in frame.columns:
+        elif name in names:
             exprs.append(pl.col(name).cast(dtype))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
@@ -60,7 +66,7 @@ def conform(frame: pl.DataFrame, **constants: object) -> pl.DataFrame:
 
 def unlinked_rows(records: pl.DataFrame, role: str | None = "child") -> pl.DataFrame:
     """Link map rows for records (dataset, record_id[, role]) that nothing linked."""
-    base = records.select("dataset", "record_id", *(["role"] if "role" in records.columns and role is None else []))
+    base = records.select("dataset", "record_id", *(["role"] if "role" in _names(records) and role is None else []))
     if role is not None:
         base = base.with_columns(pl.lit(role).alias("role"))
     return conform(base, step=STEP_UNLINKED)
@@ -69,19 +75,22 @@ def unlinked_rows(records: pl.DataFrame, role: str | None = "child") -> pl.DataF
 def assemble_link_map(records: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
     """Child-role rows for every record in `records` (dataset, record_id): its link from `links`
     (dataset, record_id, person_id, step, match_probability, match_weight) or an unlinked row; plus
-    every row of `links` with role mother or father."""
-    links = conform(links.with_columns(pl.col("role").fill_null("child")) if "role" in links.columns
+    every row of `links` with role mother or father.
+
+    One lazy query, without the eager version's semi and anti joins of the child links (together
+    they were the child links). At 650,000 children (10.9 million links, 10.2 million records) it
+    takes 11 s instead of 17 s and leaves RSS 2.9 GB lower afterwards, but its peak is the same
+    (+4.4 GB: polars sorts and de-duplicates string-keyed rows in memory, streaming engine or not).
+    That peak is the linkage step's peak."""
+    links = links.lazy()
+    links = conform(links.with_columns(pl.col("role").fill_null("child")) if "role" in _names(links)
                     else links.with_columns(pl.lit("child").alias("role")))
     child_links = _best_per_record(links.filter(pl.col("role") == "child"))
-    records = records.select("dataset", "record_id").unique()
-    child_rows = pl.concat([
-        child_links.join(records, on=["dataset", "record_id"], how="semi"),
-        unlinked_rows(records.join(child_links, on=["dataset", "record_id"], how="anti")),
-        child_links.join(records, on=["dataset", "record_id"], how="anti"),
-    ])
+    unlinked = records.lazy().select("dataset", "record_id").unique().join(
+        child_links.select("dataset", "record_id"), on=["dataset", "record_id"], how="anti")
     parent_rows = links.filter(pl.col("role") != "child").unique(["dataset", "record_id", "role", "person_id"],
                                                                  keep="first", maintain_order=True)
-    return pl.concat([child_rows, parent_rows]).sort(["dataset", "record_id", "role"])
+    return pl.concat([child_links, unlinked_rows(unlinked), parent_rows]).sort(["dataset", "record_id", "role"]).collect()
 
 
 def _strength() -> list[pl.Expr]:
