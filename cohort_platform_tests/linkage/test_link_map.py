@@ -25,6 +25,19 @@ def test_every_record_appears_once_as_a_child_linked_or_not():
     assert link_map_problems(out, RECORDS) == []
 
 
+def test_a_record_with_several_child_links_keeps_the_strongest_and_the_others_pass_through():
+    links = rows(("hes_apc", "e1", "p1", "child", 0.95, 6.0, "probabilistic"),
+                 ("hes_apc", "e1", "p1", "child", 1.0, None, "nhs_dob_sex"),  # deterministic outranks any weight
+                 ("hes_apc", "e2", "p9", "child", 0.80, 3.0, "probabilistic"),
+                 ("hes_apc", "e2", "p2", "child", 0.99, 9.0, "probabilistic"),
+                 ("hes_apc", "e3", "p3", "child", 0.90, 4.0, "probabilistic"),  # alone: kept as it is
+                 ("hes_apc", "e4", "p4", "child", 0.97, 7.0, "probabilistic"))  # a record not in RECORDS
+    out = assemble_link_map(RECORDS, links)
+    assert out.select("record_id", "person_id", "step").rows() == [
+        ("e1", "p1", "nhs_dob_sex"), ("e2", "p2", "probabilistic"), ("e3", "p3", "probabilistic"),
+        ("e4", "p4", "probabilistic")]
+
+
 def test_a_mothers_record_appears_once_per_child():
     links = rows(("hes_apc", "m1", "twin_a", "mother", 1.0, None, "mother_nhs"),
                  ("hes_apc", "m1", "twin_b", "mother", 1.0, None, "mother_nhs"),
