@@ -94,24 +94,37 @@ def _compact(values: pl.Series) -> pl.Series:
     return out.set(out.str.len_chars() < MIN_SECURE_CHARS, None)
 
 
+def _secure_set_of(column) -> str | None:
+    """The secure set a contract column's values belong to, or None for content."""
+    if column.kind in _ID_KINDS:
+        return column.kind
+    if column.name == "record_id":
+        return "record_id"
+    if column.name in _PROVIDER_IDS:
+        return "provider_id"
+    return None
+
+
+def secure_identifier_columns(dataset: str) -> list[str]:
+    """The columns of a clean dataset that hold secure identifier values: all `secure_identifier_sets`
+    reads, so that a caller can load only these (a third of the columns or fewer)."""
+    contract = DATASETS.get(dataset)
+    return [c.name for c in contract.columns if _secure_set_of(c) is not None] if contract else []
+
+
 def secure_identifier_sets(clean_frames: Mapping[str, pl.DataFrame]) -> dict[str, pl.Series]:
     """The identifier sets of the secure zone, from the clean datasets and the contract's column kinds:
     nhs_number, upn, postcode, name (every forename and surname), record_id and provider_id (child,
-    study, family and household ids)."""
+    study, family and household ids). Reads only `secure_identifier_columns`."""
     parts: dict[str, list[pl.Series]] = {k: [] for k in ("nhs_number", "upn", "postcode", "name", "record_id", "provider_id")}
     for dataset, frame in clean_frames.items():
         contract = DATASETS.get(dataset)
         if contract is None:
             continue
         for column in contract.columns:
-            if column.name not in frame.columns:
-                continue
-            if column.kind in parts:
-                parts[column.kind].append(frame[column.name].cast(pl.String))
-            elif column.name == "record_id":
-                parts["record_id"].append(frame[column.name].cast(pl.String))
-            elif column.name in _PROVIDER_IDS:
-                parts["provider_id"].append(frame[column.name].cast(pl.String))
+            kind = _secure_set_of(column)
+            if kind is not None and column.name in frame.columns:
+                parts[kind].append(frame[column.name].cast(pl.String))
     return {
         name: (pl.concat(series) if series else pl.Series([], dtype=pl.String)).drop_nulls().unique().rename(name)
         for name, series in parts.items()

@@ -13,6 +13,7 @@ from cohort_platform.privacy.leak_scan import (
     scan_frame,
     scan_parquet_dir,
     scan_tables,
+    secure_identifier_columns,
     secure_identifier_sets,
 )
 from cohort_platform.privacy.pseudonyms import PseudonymKey, research_ids
@@ -141,6 +142,18 @@ class TestSecureZoneValues:
         assert sorted(sets["postcode"].to_list()) == ["M1 1AE", "SW1A 1AA"]
         assert sets["record_id"].sort().to_list() == ["B1", "C1"] and sets["provider_id"].to_list() == ["LA-77"]
         assert sets["nhs_number"].to_list() == [NHS] and sets["upn"].to_list() == [UPN]
+
+    def test_the_identifier_columns_alone_give_the_same_sets(self):
+        from cohort_platform.contract.datasets import DATASETS
+
+        # every contract column of every person dataset, each value unique to its column
+        clean = {name: pl.DataFrame({c.name: [f"{name}-{c.name}-v"] for c in contract.columns})
+                 for name, contract in DATASETS.items() if contract.person_level}
+        pruned = {name: frame.select(secure_identifier_columns(name)) for name, frame in clean.items()}
+        full, narrow = secure_identifier_sets(clean), secure_identifier_sets(pruned)
+        assert {k: v.sort().to_list() for k, v in full.items()} == {k: v.sort().to_list() for k, v in narrow.items()}
+        assert sum(v.len() for v in full.values()) > 0
+        assert secure_identifier_columns("hes_apc") == ["record_id", "newnhsno", "homeadd"]
 
 
 class TestFindings:
