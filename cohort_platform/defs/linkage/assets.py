@@ -13,7 +13,7 @@ import polars as pl
 
 from cohort_platform.defs.ingest.assets import clean_key
 from cohort_platform.defs.resources import CohortSettings
-from cohort_platform.linkage.identifiers import SOURCES, linkage_inputs, LinkageInputs
+from cohort_platform.linkage.identifiers import SEPARATION_COLUMNS, SOURCES, LinkageInputs, linkage_inputs
 from cohort_platform.linkage.link_map import link_map_problems
 from cohort_platform.linkage.pipeline import link_birth_year, partition_database
 from cohort_platform.linkage.quality import characteristics_of, linkage_quality
@@ -42,7 +42,8 @@ QUALITY = dg.AssetKey(["linkage", "linkage_quality"])
 
 
 def _ins() -> dict[str, dg.AssetIn]:
-    ins = {name: dg.AssetIn(key=clean_key(name)) for name in LINKED_SOURCES}
+    ins = {name: dg.AssetIn(key=clean_key(name), metadata={"columns": list(SEPARATION_COLUMNS[name])})
+           for name in LINKED_SOURCES}
     ins["postcodes"] = dg.AssetIn(key=clean_key("postcodes"))
     ins["lsoa_imd"] = dg.AssetIn(key=clean_key("lsoa_imd"))
     ins["opt_out_list"] = dg.AssetIn(key=OPT_OUT_LIST)
