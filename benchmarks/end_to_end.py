@@ -221,7 +221,7 @@ def work_build(base: Path, year: int, cutoff: dt.date, out: Path, rss_limit_gb: 
     import dagster as dg
 
     from cohort_platform.config import Settings
-    from cohort_platform.orchestration.build import ensure_dagster_home, run_build
+    from cohort_platform.orchestration.build import STAGES, ensure_dagster_home, run_build
 
     ensure_dagster_home()
     recorder = StepRecorder(step_labels(), sink=out)
@@ -242,7 +242,7 @@ def work_build(base: Path, year: int, cutoff: dt.date, out: Path, rss_limit_gb: 
     settings = Settings(home=home, raw_dir=base / "raw", cutoff=cutoff)
     load = os.getloadavg()
     t, cpu = time.perf_counter(), _cpu()
-    summary = run_build(settings, [year], instance=instance, **({"stages": stages} if stages else {}))
+    summary = run_build(settings, [year], instance=instance, stages=stages or STAGES)
     wall, cpu = time.perf_counter() - t, _cpu() - cpu
     recorder._hwm()
     warehouse = settings.warehouse_path.stat().st_size if settings.warehouse_path.exists() else 0
@@ -292,8 +292,10 @@ def measure(size: int, args: argparse.Namespace, base: Path) -> dict:
                             "--rss-limit-gb", str(args.rss_limit_gb)])
         build = json.loads(build_json.read_text()) if build_json.is_file() else {"steps": [], "runs": [], "peak": 0}
     else:  # each run in a process of its own, as the Dagster daemon or `cohort-platform build --only` runs them
+        from cohort_platform.orchestration.build import STAGES
+
         parts, code = [], 0
-        for stage in PROCESS_STAGES:
+        for stage in STAGES:
             build_json = base / f"build_{stage}.json"
             build_json.unlink(missing_ok=True)
             code = _run_worker(["--worker", "build", "--dir", str(base), *common, "--out", str(build_json),
@@ -308,9 +310,6 @@ def measure(size: int, args: argparse.Namespace, base: Path) -> dict:
     return {"children": size, "generate": generation, "build": build}
 
 
-PROCESS_STAGES = ("shared", "birth-years", "outputs")
-
-
 def merge_stage_builds(parts: list[dict]) -> dict:
     """One build record from the records of its stages, each measured in its own process: steps and
     runs in order, times summed, the peak the largest of the processes' peaks (they never overlap),
@@ -323,14 +322,13 @@ def merge_stage_builds(parts: list[dict]) -> dict:
         merged["runs"] += part.get("runs", [])
         merged["peak"] = max(merged["peak"], part.get("peak", 0))
         merged["stage_peaks"][part["stage"]] = part.get("peak", 0)
-        for key in ("wall", "cpu", "import_wall", "import_cpu", "checks_passed", "warehouse_bytes"):
-            if key in part:
-                merged[key] = part[key] if key == "warehouse_bytes" else merged.get(key, 0) + part[key]
+        for key in ("wall", "cpu", "import_wall", "import_cpu", "checks_passed"):
+            merged[key] = merged.get(key, 0) + part.get(key, 0)
         merged["checks_failed"] += part.get("checks_failed", [])
         merged["failed_steps"] += part.get("failed_steps", [])
         merged["rows"].update(part.get("rows", {}))
         merged["ok"] = merged["ok"] and bool(part.get("ok"))
-        for key in ("package", "load_start", "load_end", "peak_reset_works", "stopped"):
+        for key in ("package", "load_start", "load_end", "peak_reset_works", "stopped", "warehouse_bytes"):
             if key in part:
                 merged[key] = part[key]
     return merged

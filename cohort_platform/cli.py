@@ -117,12 +117,15 @@ def leak_scan(home) -> None:
     import duckdb
 
     from cohort_platform.contract.datasets import PERSON_DATASETS
-    from cohort_platform.privacy.leak_scan import scan_parquet_dir, scan_tables, secure_identifier_sets
+    from cohort_platform.privacy.leak_scan import (
+        scan_parquet_dir, scan_tables, secure_identifier_columns, secure_identifier_sets,
+    )
 
     settings = _settings(home, None, None)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        clean = {n: con.execute(f"select * from clean.{n}").pl() for n in PERSON_DATASETS}
+        clean = {n: con.execute(f"select {', '.join(secure_identifier_columns(n))} from clean.{n}").pl()
+                 for n in PERSON_DATASETS}
         research = {t: con.execute(f"select * exclude (birth_year) from research.{t}").pl() for (t,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'research'").fetchall()}
     finally:

@@ -220,14 +220,13 @@ class ResearchColumn:
         misspelt "Ruby"; "B" an ethnic group and an initial) is a coincidence of short strings, not a
         leak: a column holding a person's name would not be all codes. A column with neither a
         code list nor a format never qualifies."""
-        values = values.drop_nulls().cast(pl.String).unique()
-        if not self.codes and not self.code_format:
+        value = pl.col("value")
+        accepted = ([value.is_in(list(self.codes))] if self.codes else []) + (
+            [value.str.contains(f"^(?:{self.code_format})$")] if self.code_format else [])
+        if not accepted:
             return False
-        declared = values.is_in(pl.Series(list(self.codes), dtype=pl.String).implode()) if self.codes else None
-        formatted = values.str.contains(f"^(?:{self.code_format})$") if self.code_format else None
-        ok = declared | formatted if declared is not None and formatted is not None else (
-            declared if declared is not None else formatted)
-        return bool(ok.all())
+        distinct = values.drop_nulls().cast(pl.String).unique().to_frame("value")
+        return bool(distinct.select(pl.any_horizontal(accepted).all()).item())
 
     def described(self) -> str:
         """The description with its codes, in one line (for Dagster column descriptions)."""
